@@ -1,0 +1,20 @@
+"""ebm_numpyro: statistical mechanics for energy-based models in NumPyro.
+
+Energies become NumPyro potentials, physics samplers become ``numpyro.infer.MCMC``
+kernels, and exact enumeration gives ground truth on small models.
+"""
+
+from . import exact as exact
+from .models import RBM as RBM
+from .models import BoltzmannMachine as BoltzmannMachine
+from .models import DiscreteModel as DiscreteModel
+from .models import DoubleWell as DoubleWell
+from .models import EnergyModel as EnergyModel
+from .models import Ising as Ising
+from .models import LatticeIsing as LatticeIsing
+from .models import SparseIsing as SparseIsing
+from .models import WideNarrowWells as WideNarrowWells
+from .potentials import energy_factor as energy_factor
+from .potentials import potential as potential
+
+__version__ = "0.1.0"

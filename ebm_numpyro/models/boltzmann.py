@@ -1,0 +1,197 @@
+"""Boltzmann machines on {0,1} units: fully connected and restricted (bipartite)."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .._checks import check_event_shape, check_square_symmetric, check_temperature, check_vector, is_concrete
+from ._base import DiscreteModel, as_float, greedy_colouring, pytree_dataclass, set_fields, static_field
+from .ising import Ising
+
+__all__ = ["BoltzmannMachine", "RBM"]
+
+
+@pytree_dataclass
+class BoltzmannMachine(DiscreteModel):
+    """Fully connected Boltzmann machine on {0,1} units.
+
+    .. math::  E(x) = -\\tfrac12\\, x^\\top W x - b^\\top x, \\qquad x_i \\in \\{0, 1\\}
+
+    ``weights`` W is symmetric with a zero diagonal. The substitution x = (s + 1)/2 maps it
+    exactly onto an Ising model (see :meth:`to_ising`): the network's weights are couplings.
+    """
+
+    unit_values = (0, 1)
+
+    weights: jnp.ndarray
+    bias: jnp.ndarray
+    blocks: tuple = static_field(default=None)
+
+    def __init__(self, weights, bias=None, blocks=None):
+        weights = as_float(weights)
+        check_square_symmetric(weights, "weights")
+        n = weights.shape[0]
+        bias = jnp.zeros((n,), weights.dtype) if bias is None else as_float(bias)
+        check_vector(bias, "bias", n)
+        if blocks is None:
+            if is_concrete(weights):
+                i, j = np.nonzero(np.asarray(weights))
+                blocks = greedy_colouring(n, np.stack([i, j], 1))
+            else:
+                blocks = tuple((i,) for i in range(n))
+        set_fields(self, weights=weights, bias=bias, blocks=tuple(blocks))
+
+    @property
+    def event_shape(self):
+        return (self.weights.shape[0],)
+
+    @property
+    def event_dims(self):
+        return ("unit",)
+
+    def energy(self, x):
+        """:math:`E(x) = -\\tfrac12 x^\\top W x - b^\\top x`, batched over leading axes."""
+        check_event_shape(x, self.event_shape)
+        v = jnp.asarray(x).astype(self.weights.dtype)
+        return -0.5 * jnp.einsum("...i,ij,...j->...", v, self.weights, v) - v @ self.bias
+
+    def local_field(self, x, block):
+        """:math:`f_i = \\sum_j W_{ij} x_j + b_i` for the units ``i`` in ``block``."""
+        idx = np.asarray(block)
+        v = jnp.asarray(x).astype(self.weights.dtype)
+        return v @ self.weights[:, idx] + self.bias[idx]
+
+    def set_block(self, x, block, values):
+        return x.at[..., np.asarray(block)].set(values.astype(x.dtype))
+
+    def to_quadratic(self):
+        return self.weights, self.bias, jnp.zeros((), self.weights.dtype)
+
+    def to_ising(self):
+        """Exact map to ±1 spins, s = 2x - 1, returning ``(ising, constant)``.
+
+        .. math::
+            J = W/4,\\quad h = W\\mathbf 1/4 + b/2,\\quad
+            c = -\\mathbf 1^\\top W \\mathbf 1/8 - \\mathbf 1^\\top b/2,
+
+        so that :math:`E_{BM}(x) = E_{Ising}(2x-1) + c` for every state x.
+        """
+        w, b = self.weights, self.bias
+        ising = Ising(w / 4.0, jnp.sum(w, axis=1) / 4.0 + b / 2.0, blocks=self.blocks)
+        constant = -jnp.sum(w) / 8.0 - jnp.sum(b) / 2.0
+        return ising, constant
+
+
+@pytree_dataclass
+class RBM(DiscreteModel):
+    """Restricted Boltzmann machine on {0,1} visible units v and hidden units h.
+
+    .. math::  E(v, h) = -v^\\top W h - a^\\top v - c^\\top h
+
+    with ``weights`` W (n_visible × n_hidden), ``visible_bias`` a, ``hidden_bias`` c. A joint
+    state is the concatenation ``x = [v, h]``; the two layers are the Gibbs blocks.
+    :meth:`free_energy` sums the hidden layer out analytically.
+    """
+
+    unit_values = (0, 1)
+
+    weights: jnp.ndarray
+    visible_bias: jnp.ndarray
+    hidden_bias: jnp.ndarray
+
+    def __init__(self, weights, visible_bias=None, hidden_bias=None):
+        weights = as_float(weights)
+        if weights.ndim != 2:
+            raise ValueError(f"`weights` must have shape (n_visible, n_hidden); got {weights.shape}")
+        nv, nh = weights.shape
+        if is_concrete(weights) and not np.all(np.isfinite(np.asarray(weights))):
+            raise ValueError("`weights` must be finite")
+        a = jnp.zeros((nv,), weights.dtype) if visible_bias is None else as_float(visible_bias)
+        c = jnp.zeros((nh,), weights.dtype) if hidden_bias is None else as_float(hidden_bias)
+        check_vector(a, "visible_bias", nv)
+        check_vector(c, "hidden_bias", nh)
+        set_fields(self, weights=weights, visible_bias=a, hidden_bias=c)
+
+    @property
+    def num_visible(self) -> int:
+        return self.weights.shape[0]
+
+    @property
+    def num_hidden(self) -> int:
+        return self.weights.shape[1]
+
+    @property
+    def event_shape(self):
+        return (self.num_visible + self.num_hidden,)
+
+    @property
+    def event_dims(self):
+        return ("unit",)
+
+    def split(self, x):
+        """Split a joint state ``[v, h]`` into ``(v, h)``."""
+        return x[..., : self.num_visible], x[..., self.num_visible :]
+
+    def joint_energy(self, v, h):
+        """:math:`E(v,h) = -v^\\top W h - a^\\top v - c^\\top h`, batched."""
+        check_event_shape(v, (self.num_visible,), "v")
+        check_event_shape(h, (self.num_hidden,), "h")
+        dt = self.weights.dtype
+        v, h = jnp.asarray(v).astype(dt), jnp.asarray(h).astype(dt)
+        return -jnp.einsum("...i,ij,...j->...", v, self.weights, h) - v @ self.visible_bias - h @ self.hidden_bias
+
+    def energy(self, x):
+        """Joint energy of ``x = [v, h]``; see :meth:`joint_energy`."""
+        check_event_shape(x, self.event_shape)
+        return self.joint_energy(*self.split(x))
+
+    def free_energy(self, v, temperature=1.0):
+        """Free energy of the visible layer, hidden units summed out:
+
+        .. math::  F(v) = -a^\\top v - T\\sum_j \\log\\big(1 + e^{(v^\\top W + c)_j / T}\\big)
+
+        so that :math:`p(v) \\propto e^{-F(v)/T}`.
+        """
+        check_temperature(temperature)
+        check_event_shape(v, (self.num_visible,), "v")
+        v = jnp.asarray(v).astype(self.weights.dtype)
+        pre = v @ self.weights + self.hidden_bias
+        return -v @ self.visible_bias - temperature * jnp.sum(jax.nn.softplus(pre / temperature), -1)
+
+    def hidden_free_energy(self, h, temperature=1.0):
+        """Free energy of the hidden layer, visible units summed out (the mirror of :meth:`free_energy`)."""
+        check_temperature(temperature)
+        check_event_shape(h, (self.num_hidden,), "h")
+        h = jnp.asarray(h).astype(self.weights.dtype)
+        pre = h @ self.weights.T + self.visible_bias
+        return -h @ self.hidden_bias - temperature * jnp.sum(jax.nn.softplus(pre / temperature), -1)
+
+    @property
+    def blocks(self):
+        return (0, 1)
+
+    def local_field(self, x, block):
+        """Visible block: :math:`W h + a`; hidden block: :math:`W^\\top v + c`."""
+        v, h = self.split(jnp.asarray(x).astype(self.weights.dtype))
+        if block == 0:
+            return h @ self.weights.T + self.visible_bias
+        return v @ self.weights + self.hidden_bias
+
+    def set_block(self, x, block, values):
+        values = values.astype(x.dtype)
+        if block == 0:
+            return x.at[..., : self.num_visible].set(values)
+        return x.at[..., self.num_visible :].set(values)
+
+    def to_boltzmann_machine(self) -> BoltzmannMachine:
+        """The same model as a dense :class:`BoltzmannMachine` on the joint units ``[v, h]``."""
+        nv, nh = self.weights.shape
+        w = jnp.zeros((nv + nh, nv + nh), self.weights.dtype)
+        w = w.at[:nv, nv:].set(self.weights).at[nv:, :nv].set(self.weights.T)
+        blocks = (tuple(range(nv)), tuple(range(nv, nv + nh)))
+        return BoltzmannMachine(w, jnp.concatenate([self.visible_bias, self.hidden_bias]), blocks=blocks)
+
+    def to_quadratic(self):
+        return self.to_boltzmann_machine().to_quadratic()
