@@ -253,7 +253,7 @@ def moments(model, temperature=1.0, *, max_units: int = MAX_ENUMERATED_UNITS) ->
     dlogz_dbeta = lambda b: jax.grad(f, argnums=len(params))(*params, b)  # noqa: E731
     _, d2 = jax.jvp(dlogz_dbeta, (beta,), (jnp.ones_like(beta),))
     mean_energy = -grads[-1]
-    heat_capacity = beta**2 * d2
+    heat_capacity = jnp.maximum(beta**2 * d2, 0.0)  # Var(E) >= 0; clamp float round-off
     if isinstance(model, RBM):
         mean = temperature * jnp.concatenate([grads[1], grads[2]])
         correlation = temperature * grads[0]

@@ -64,6 +64,7 @@ class BoltzmannMachine(DiscreteModel):
         return v @ self.weights[:, idx] + self.bias[idx]
 
     def set_block(self, x, block, values):
+        x = jnp.asarray(x)
         return x.at[..., np.asarray(block)].set(values.astype(x.dtype))
 
     def to_quadratic(self):
@@ -180,6 +181,7 @@ class RBM(DiscreteModel):
         return v @ self.weights + self.hidden_bias
 
     def set_block(self, x, block, values):
+        x = jnp.asarray(x)
         values = values.astype(x.dtype)
         if block == 0:
             return x.at[..., : self.num_visible].set(values)

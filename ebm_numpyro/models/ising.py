@@ -83,6 +83,7 @@ class Ising(DiscreteModel):
         return s @ self.couplings[:, idx] + self.fields[idx]
 
     def set_block(self, x, block, values):
+        x = jnp.asarray(x)
         return x.at[..., np.asarray(block)].set(values.astype(x.dtype))
 
     def to_quadratic(self):
@@ -170,6 +171,7 @@ class LatticeIsing(DiscreteModel):
         return self.coupling * self.neighbour_sum(s) + self.field
 
     def set_block(self, x, block, values):
+        x = jnp.asarray(x)
         mask = jnp.asarray(self.colours == block)
         return jnp.where(mask, values.astype(x.dtype), x)
 
@@ -265,6 +267,7 @@ class SparseIsing(DiscreteModel):
         return jnp.sum(s[..., self.neighbours[idx]] * w, axis=-1) + self.fields[idx]
 
     def set_block(self, x, block, values):
+        x = jnp.asarray(x)
         return x.at[..., np.asarray(block)].set(values.astype(x.dtype))
 
     def to_quadratic(self):

@@ -1,0 +1,36 @@
+"""ArviZ diagnostics for the library's samplers, on ArviZ 0.23 and 1.x alike.
+
+- :func:`to_inference_data` — ``numpyro.infer.MCMC`` run -> InferenceData / DataTree with
+  named dims (``row``/``col``, ``spin``, ``unit``) and the temperature ladder as a coordinate;
+- :func:`mixing` — bulk/tail ESS, R-hat and integrated autocorrelation time per quantity;
+- :func:`tempering` — swap acceptance per ladder pair and replica round trips;
+- :func:`compare_exact` — sampled vs exact ⟨E⟩, ⟨x_i⟩, ⟨x_i x_j⟩ with z-scores from the MCSE.
+
+All ArviZ-version differences live in the private module ``_arviz_compat``.
+"""
+
+from ._arviz_compat import ARVIZ_MAJOR as ARVIZ_MAJOR
+from ._arviz_compat import get_group as get_group
+from .compare import compare_exact as compare_exact
+from .compare import max_abs_z as max_abs_z
+from .compare import z_threshold as z_threshold
+from .convert import from_samples as from_samples
+from .convert import to_inference_data as to_inference_data
+from .mixing import autocorrelation as autocorrelation
+from .mixing import mixing as mixing
+from .tempering import round_trips as round_trips
+from .tempering import tempering as tempering
+
+__all__ = [
+    "ARVIZ_MAJOR",
+    "autocorrelation",
+    "compare_exact",
+    "from_samples",
+    "get_group",
+    "max_abs_z",
+    "mixing",
+    "round_trips",
+    "tempering",
+    "to_inference_data",
+    "z_threshold",
+]

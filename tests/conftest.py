@@ -1,0 +1,47 @@
+import itertools
+
+import numpy as np
+import pytest
+
+
+def brute_states(n, values=(-1, 1)):
+    """All 2^n states as a numpy array (independent of the library's enumeration)."""
+    return np.array(list(itertools.product(values, repeat=n)), dtype=np.float64)
+
+
+def brute_logsumexp(a):
+    a = np.asarray(a, dtype=np.float64)
+    m = a.max()
+    return m + np.log(np.exp(a - m).sum())
+
+
+def random_couplings(rng, n, scale=1.0, pm_one=False):
+    if pm_one:
+        J = rng.choice([-1.0, 1.0], size=(n, n))
+    else:
+        J = rng.normal(size=(n, n))
+    J = np.triu(J, 1) * scale
+    return J + J.T
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(1234)
+
+
+def np_state(model, seed, batch=()):
+    """Uniform random state of a discrete model drawn with NumPy (no per-shape compilation)."""
+    down, up = model.unit_values
+    bits = np.random.default_rng(seed).integers(0, 2, size=tuple(batch) + tuple(model.event_shape))
+    return np.where(bits == 1, up, down).astype(np.int8)
+
+
+def enable_x64():
+    """Context manager turning on 64-bit JAX (its home moved between JAX versions)."""
+    import jax
+
+    if hasattr(jax, "enable_x64"):
+        return jax.enable_x64(True)
+    from jax.experimental import enable_x64 as legacy  # pragma: no cover - older JAX
+
+    return legacy()
