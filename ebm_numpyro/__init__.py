@@ -18,3 +18,12 @@ from .potentials import energy_factor as energy_factor
 from .potentials import potential as potential
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name):
+    # ArviZ takes seconds to import: load the diagnostics layer on first use only.
+    if name == "diagnostics":
+        import importlib
+
+        return importlib.import_module(".diagnostics", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

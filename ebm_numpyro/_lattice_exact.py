@@ -187,7 +187,7 @@ def _kaufman_log_z_of_K(
     ax0 = jnp.where(near, 1.0, jnp.abs(x0))
     xn = jnp.where(near, x0, 0.0)
     b0 = 0.5 * m * log_2s + jnp.where(near, 0.0, ax0)
-    c0 = jnp.where(near, _log_2cosh(xn), jnp.log1p(jnp.exp(-2.0 * ax0)))
+    c0 = jnp.where(near, jnp.log(2.0 * jnp.cosh(xn)), jnp.log1p(jnp.exp(-2.0 * ax0)))
     phi4 = jnp.where(near, 2.0 * jnp.sinh(xn), jnp.sign(x0) * -jnp.expm1(-2.0 * ax0))
 
     # S over l = 0, 2, 4, ...; D pairs l = 2k with 2k + 1 so it is accurate at low T too.
@@ -236,8 +236,11 @@ def _log_z_jvp(primals, tangents):
 
 @functools.lru_cache(maxsize=64)
 def _angles_np(cols: int, dtype_name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    # Padded to a power of two (>= 16) so that nearby lattice sizes share one compilation.
-    size = max(16, 1 << (2 * cols - 1).bit_length())
+    # Padded to 16 * 8**k angles so that lattices of similar size share one compilation
+    # (compile time dominates; evaluating a few thousand padded angles is negligible).
+    size = 16
+    while size < 2 * cols:
+        size *= 8
     ell = np.arange(size)
     valid = ell < 2 * cols
     theta = np.where(valid, np.pi * ell / cols, np.pi)
