@@ -147,7 +147,7 @@ def _kaufman_log_z_of_K(
     r"""``log Z`` as a function of ``K = J/T`` (any shape) for an ``m x n`` torus.
 
     ``cos_t``, ``sin2_t``, ``valid`` (length ``size``, entry ``l`` for angle ``l``;
-    ``valid = l < 2n``) are built by :func:`_angles`; ``m`` is traced, so one compilation
+    ``valid = l < 2n``) are built by ``_angles_np``; ``m`` is traced, so one compilation
     serves every lattice whose ``2n <= size``. Writing :math:`x_l = m\gamma_l/2`,
 
     .. math::

@@ -56,12 +56,13 @@ def reference():
 # ------------------------------------------------------------------ Kaufman vs brute force
 @pytest.mark.parametrize("size", SIZES)
 def test_log_partition_matches_brute_force_float32(size, reference):
-    log_z, energy, _ = reference[size]
-    got = np.asarray(kaufman_log_partition(*size, jnp.asarray(TEMPS, jnp.float32)))
+    log_z, energy, heat = reference[size]
+    t = jnp.asarray(TEMPS, jnp.float32)
+    got = np.asarray(kaufman_log_partition(*size, t))
     assert got.dtype == np.float32 and got.shape == TEMPS.shape
     np.testing.assert_allclose(got, log_z, rtol=1e-5)
-    e = np.asarray(kaufman_mean_energy(*size, jnp.asarray(TEMPS, jnp.float32)))
-    np.testing.assert_allclose(e, energy, atol=1e-5)
+    np.testing.assert_allclose(kaufman_mean_energy(*size, t), energy, atol=1e-5)
+    np.testing.assert_allclose(kaufman_heat_capacity(*size, t), heat, atol=1e-4)
 
 
 @pytest.mark.parametrize("size", SIZES)

@@ -1,0 +1,219 @@
+"""Schedules: plain functions of the step count ``t`` (optax style), for temperatures and
+step sizes.
+
+Every schedule returned here is a pure ``jax.numpy`` function ``t -> value`` that works on
+Python ints, concrete arrays and tracers alike, so a kernel can call it inside ``jit``.
+Temperature schedules carry a ``base_temperature`` attribute (the lowest temperature they
+reach, i.e. the target at which draws can be read as samples); the cyclical step size of
+cSGLD carries a ``sampling_phase`` attribute (a schedule of booleans).
+"""
+
+from __future__ import annotations
+
+import math
+
+import jax.numpy as jnp
+
+from ._checks import check_int, check_positive, check_temperature, float_dtype
+
+__all__ = [
+    "constant",
+    "polynomial_decay",
+    "cyclical_step_size",
+    "cyclical_sampling_phase",
+    "cyclic_cosine",
+    "sawtooth",
+    "exponential_cooling",
+]
+
+
+def _as_t(t):
+    return jnp.asarray(t, float_dtype())
+
+
+def _check_number(value, name):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) and not hasattr(value, "__float__"):
+        raise ValueError(f"`{name}` must be a number; got {value!r}")
+    v = float(value)
+    if not math.isfinite(v):
+        raise ValueError(f"`{name}` must be finite; got {value!r}")
+    return v
+
+
+# ----------------------------------------------------------------------------- step sizes
+
+
+def constant(value):
+    """Constant schedule :math:`s(t) = \\text{value}` (value finite and > 0).
+
+    Used for a fixed step size or a fixed temperature; as a temperature schedule its
+    ``base_temperature`` is ``value``.
+    """
+    check_positive(value, "value")
+    value = _check_number(value, "value")
+
+    def schedule(t):
+        return jnp.full(jnp.shape(t), value, float_dtype())
+
+    schedule.base_temperature = value
+    return schedule
+
+
+def polynomial_decay(a, b, gamma):
+    """Polynomially decaying step size of Welling & Teh (2011):
+
+    .. math::  \\varepsilon_t = a\\,(b + t)^{-\\gamma}
+
+    ``a > 0``, ``b > 0`` and ``gamma >= 0``.  For SGLD to converge to the posterior
+    (Robbins-Monro: :math:`\\sum \\varepsilon_t = \\infty`, :math:`\\sum \\varepsilon_t^2 < \\infty`)
+    choose :math:`0.5 < \\gamma \\le 1`; ``gamma = 0`` is a constant step size.
+    """
+    check_positive(a, "a")
+    check_positive(b, "b")
+    gamma = _check_number(gamma, "gamma")
+    if gamma < 0:
+        raise ValueError(f"`gamma` must be >= 0 (0.5 < gamma <= 1 for convergence); got {gamma!r}")
+    a, b = float(a), float(b)
+
+    def schedule(t):
+        return a * (b + _as_t(t)) ** (-gamma)
+
+    return schedule
+
+
+def _cycle_position(num_steps, num_cycles):
+    num_steps = check_int(num_steps, "num_steps", 1)
+    num_cycles = check_int(num_cycles, "num_cycles", 1)
+    if num_cycles > num_steps:
+        raise ValueError(
+            f"`num_cycles` must be <= `num_steps` ({num_steps}); got {num_cycles!r}"
+        )
+    length = math.ceil(num_steps / num_cycles)
+
+    def position(t):
+        """Fraction r in [0, 1) of the way through the current cycle."""
+        return jnp.mod(_as_t(t), length) / length
+
+    return position
+
+
+def _check_fraction(exploration_fraction):
+    f = _check_number(exploration_fraction, "exploration_fraction")
+    if not 0.0 <= f < 1.0:
+        raise ValueError(f"`exploration_fraction` must lie in [0, 1); got {exploration_fraction!r}")
+    return f
+
+
+def cyclical_sampling_phase(num_steps, num_cycles, exploration_fraction):
+    """Whether step ``t`` of cyclical SG-MCMC (Zhang et al. 2020) is in the sampling phase.
+
+    With cycle length :math:`L = \\lceil K/M \\rceil` (``K = num_steps``, ``M = num_cycles``)
+    and :math:`r_t = (t \\bmod L)/L`, the first ``exploration_fraction`` (:math:`\\beta`) of
+    every cycle explores (:math:`r_t < \\beta`: optimisation, no noise) and the rest samples.
+    """
+    position = _cycle_position(num_steps, num_cycles)
+    beta = _check_fraction(exploration_fraction)
+
+    def phase(t):
+        return position(t) >= beta
+
+    return phase
+
+
+def cyclical_step_size(initial, num_steps, num_cycles, exploration_fraction=0.0):
+    """Cyclical cosine step size of cSGLD (Zhang et al. 2020, eq. 1), with ``t`` from 0:
+
+    .. math::  \\varepsilon_t = \\frac{\\varepsilon_0}{2}\\Big[\\cos\\big(\\pi r_t\\big) + 1\\Big],
+               \\qquad r_t = \\frac{t \\bmod L}{L}, \\quad L = \\lceil K / M \\rceil
+
+    Each of the ``num_cycles`` (M) cycles of ``num_steps / num_cycles`` steps starts at the
+    large ``initial`` step (exploration, :math:`r_t < \\beta`) and decays towards 0 (sampling).
+    The returned schedule has an attribute ``sampling_phase``, the schedule of
+    :func:`cyclical_sampling_phase`; :class:`~ebm_numpyro.SGLD` reads it and switches the
+    Langevin noise off during exploration. Past ``num_steps`` the cycles repeat.
+    """
+    check_positive(initial, "initial")
+    initial = float(initial)
+    position = _cycle_position(num_steps, num_cycles)
+    phase = cyclical_sampling_phase(num_steps, num_cycles, exploration_fraction)
+
+    def schedule(t):
+        return 0.5 * initial * (jnp.cos(jnp.pi * position(t)) + 1.0)
+
+    schedule.sampling_phase = phase
+    return schedule
+
+
+# ----------------------------------------------------------------------------- temperatures
+
+
+def _check_range(t_max, t_min):
+    check_temperature(t_max, "t_max")
+    check_temperature(t_min, "t_min")
+    t_max, t_min = float(t_max), float(t_min)
+    if t_min > t_max:
+        raise ValueError(f"`t_min` ({t_min}) must be <= `t_max` ({t_max})")
+    return t_max, t_min
+
+
+def cyclic_cosine(t_max, t_min, period):
+    """Cyclic cosine temperature for simulated annealing, period ``P`` steps:
+
+    .. math::  T(t) = T_{min} + \\frac{T_{max} - T_{min}}{2}\\Big[1 + \\cos\\Big(\\frac{2\\pi t}{P}\\Big)\\Big]
+
+    Hot (:math:`T_{max}`) at ``t = 0, P, 2P, ...``, cold (:math:`T_{min}`, the
+    ``base_temperature``) at ``t = P/2 + kP``. Use an even integer ``period`` so that the
+    base temperature is hit exactly on a step.
+    """
+    t_max, t_min = _check_range(t_max, t_min)
+    check_positive(period, "period")
+    period = float(period)
+
+    def schedule(t):
+        c = jnp.cos(2.0 * jnp.pi * jnp.mod(_as_t(t), period) / period)
+        return t_min + 0.5 * (t_max - t_min) * (1.0 + c)
+
+    schedule.base_temperature = t_min
+    return schedule
+
+
+def sawtooth(t_max, t_min, period):
+    """Sawtooth temperature: a linear cool-down from :math:`T_{max}` to :math:`T_{min}`
+    over ``period`` steps, then a jump back up:
+
+    .. math::  T(t) = T_{max} - (T_{max} - T_{min})\\,\\frac{t \\bmod P}{P - 1}
+
+    The last step of every period is at :math:`T_{min}` (the ``base_temperature``).
+    ``period`` is an integer >= 2.
+    """
+    t_max, t_min = _check_range(t_max, t_min)
+    period = check_int(period, "period", 2)
+
+    def schedule(t):
+        frac = jnp.mod(_as_t(t), period) / (period - 1)
+        return t_max - (t_max - t_min) * frac
+
+    schedule.base_temperature = t_min
+    return schedule
+
+
+def exponential_cooling(t_start, t_end, num_steps):
+    """Monotone geometric cooling from ``t_start`` to ``t_end`` over ``num_steps`` steps,
+    then constant at ``t_end`` (the ``base_temperature``):
+
+    .. math::  T(t) = T_{start}\\,\\big(T_{end}/T_{start}\\big)^{\\min(t, K-1)/(K-1)}
+    """
+    check_temperature(t_start, "t_start")
+    check_temperature(t_end, "t_end")
+    t_start, t_end = float(t_start), float(t_end)
+    if t_end > t_start:
+        raise ValueError(f"`t_end` ({t_end}) must be <= `t_start` ({t_start}) for cooling")
+    num_steps = check_int(num_steps, "num_steps", 2)
+    log_ratio = math.log(t_end / t_start)
+
+    def schedule(t):
+        frac = jnp.minimum(_as_t(t), num_steps - 1) / (num_steps - 1)
+        return t_start * jnp.exp(log_ratio * frac)
+
+    schedule.base_temperature = t_end
+    return schedule
