@@ -5,6 +5,8 @@ kernels, and exact enumeration gives ground truth on small models.
 """
 
 from . import exact as exact
+from . import learning as learning
+from . import losses as losses
 from .models import RBM as RBM
 from .models import BoltzmannMachine as BoltzmannMachine
 from .models import DiscreteModel as DiscreteModel

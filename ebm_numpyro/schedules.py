@@ -13,10 +13,12 @@ from __future__ import annotations
 import math
 
 import jax.numpy as jnp
+import numpy as np
 
 from ._checks import check_int, check_positive, check_temperature, float_dtype
 
 __all__ = [
+    "geometric_ladder",
     "constant",
     "polynomial_decay",
     "cyclical_step_size",
@@ -156,41 +158,59 @@ def _check_range(t_max, t_min):
     return t_max, t_min
 
 
-def cyclic_cosine(t_max, t_min, period):
+def _plateau_steps(base_fraction, period, most):
+    f = _check_number(base_fraction, "base_fraction")
+    if not 0.0 <= f < 1.0:
+        raise ValueError(f"`base_fraction` must lie in [0, 1); got {base_fraction!r}")
+    return min(int(math.floor(f * period)), most)
+
+
+def cyclic_cosine(t_max, t_min, period, base_fraction=0.0):
     """Cyclic cosine temperature for simulated annealing, period ``P`` steps:
 
-    .. math::  T(t) = T_{min} + \\frac{T_{max} - T_{min}}{2}\\Big[1 + \\cos\\Big(\\frac{2\\pi t}{P}\\Big)\\Big]
+    .. math::  T(t) = T_{min} + \\frac{T_{max} - T_{min}}{2}\\Big[1 + \\cos\\Big(\\frac{2\\pi q_t}{P - H}\\Big)\\Big]
 
-    Hot (:math:`T_{max}`) at ``t = 0, P, 2P, ...``, cold (:math:`T_{min}`, the
-    ``base_temperature``) at ``t = P/2 + kP``. Use an even integer ``period`` so that the
+    where :math:`q_t = p` while cooling (:math:`p = t \\bmod P < (P-H)/2`), then the phase is
+    held for :math:`H = \\lfloor\\text{base\\_fraction}\\cdot P\\rfloor` steps at
+    :math:`T_{min}` (a plateau at the base temperature, where the chain equilibrates before
+    its draws are read as samples), then :math:`q_t = p - H` while reheating. With
+    ``base_fraction=0``: hot (:math:`T_{max}`) at ``t = kP``, cold (:math:`T_{min}`, the
+    ``base_temperature``) at ``t = P/2 + kP``; use an even integer ``period`` so that the
     base temperature is hit exactly on a step.
     """
     t_max, t_min = _check_range(t_max, t_min)
     check_positive(period, "period")
     period = float(period)
+    hold = _plateau_steps(base_fraction, period, max(int(period) - 2, 0))
+    n = period - hold
 
     def schedule(t):
-        c = jnp.cos(2.0 * jnp.pi * jnp.mod(_as_t(t), period) / period)
+        p = jnp.mod(_as_t(t), period)
+        q = jnp.where(p < n / 2, p, jnp.maximum(p - hold, n / 2))
+        c = jnp.cos(2.0 * jnp.pi * q / n)
         return t_min + 0.5 * (t_max - t_min) * (1.0 + c)
 
     schedule.base_temperature = t_min
     return schedule
 
 
-def sawtooth(t_max, t_min, period):
-    """Sawtooth temperature: a linear cool-down from :math:`T_{max}` to :math:`T_{min}`
-    over ``period`` steps, then a jump back up:
+def sawtooth(t_max, t_min, period, base_fraction=0.0):
+    """Sawtooth temperature: a linear cool-down from :math:`T_{max}` to :math:`T_{min}`,
+    an optional plateau at :math:`T_{min}`, then a jump back up; period ``P`` steps:
 
-    .. math::  T(t) = T_{max} - (T_{max} - T_{min})\\,\\frac{t \\bmod P}{P - 1}
+    .. math::  T(t) = T_{max} - (T_{max} - T_{min})\\,\\min\\Big(\\frac{t \\bmod P}{P - 1 - H}, 1\\Big)
 
-    The last step of every period is at :math:`T_{min}` (the ``base_temperature``).
-    ``period`` is an integer >= 2.
+    with :math:`H = \\lfloor\\text{base\\_fraction}\\cdot P\\rfloor` extra steps held at
+    :math:`T_{min}` (the ``base_temperature``). The last ``H + 1`` steps of every period are
+    at :math:`T_{min}`. ``period`` is an integer >= 2.
     """
     t_max, t_min = _check_range(t_max, t_min)
     period = check_int(period, "period", 2)
+    hold = _plateau_steps(base_fraction, period, period - 2)
+    n_cool = period - 1 - hold
 
     def schedule(t):
-        frac = jnp.mod(_as_t(t), period) / (period - 1)
+        frac = jnp.minimum(jnp.mod(_as_t(t), period) / n_cool, 1.0)
         return t_max - (t_max - t_min) * frac
 
     schedule.base_temperature = t_min
@@ -217,3 +237,30 @@ def exponential_cooling(t_start, t_end, num_steps):
 
     schedule.base_temperature = t_end
     return schedule
+
+
+# ----------------------------------------------------------------------------- ladders
+
+
+def geometric_ladder(t_min, t_max, n):
+    """Temperature ladder for replica exchange, geometric between ``t_min`` and ``t_max``:
+
+    .. math::  T_k = T_{min}\\,\\big(T_{max}/T_{min}\\big)^{k/(n-1)}, \\qquad k = 0, \\dots, n-1
+
+    so neighbouring temperatures have a constant ratio (for a roughly constant heat capacity
+    this gives roughly equal swap acceptance along the ladder). ``t_min`` comes first: it is
+    the target temperature whose states :class:`~ebm_numpyro.TemperedGibbs` returns. Requires
+    ``0 < t_min < t_max`` (finite) and an integer ``n >= 2``; returns ``n`` floats with
+    ``T_0 = t_min`` and ``T_{n-1} = t_max`` exactly.
+    """
+    for name, value in (("t_min", t_min), ("t_max", t_max)):
+        if np.ndim(value) != 0:
+            raise ValueError(f"`{name}` must be a scalar temperature; got shape {np.shape(value)}")
+        check_temperature(value, name)
+    t_min, t_max = float(t_min), float(t_max)
+    if not t_max > t_min:
+        raise ValueError(f"`t_max` ({t_max}) must be > `t_min` ({t_min})")
+    n = check_int(n, "n", 2)
+    ladder = t_min * (t_max / t_min) ** (np.arange(n) / (n - 1))
+    ladder[0], ladder[-1] = t_min, t_max
+    return jnp.asarray(ladder, float_dtype())

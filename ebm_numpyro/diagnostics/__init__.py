@@ -4,13 +4,16 @@
   named dims (``row``/``col``, ``spin``, ``unit``) and the temperature ladder as a coordinate;
 - :func:`mixing` — bulk/tail ESS, R-hat and integrated autocorrelation time per quantity;
 - :func:`tempering` — swap acceptance per ladder pair and replica round trips;
-- :func:`compare_exact` — sampled vs exact ⟨E⟩, ⟨x_i⟩, ⟨x_i x_j⟩ with z-scores from the MCSE.
+- :func:`compare_exact` — sampled vs exact ⟨E⟩, ⟨x_i⟩, ⟨x_i x_j⟩ with z-scores from the MCSE;
+- :func:`cd_bias_report`, :func:`plot_cd_bias` — the exact CD-k bias from ``learning.cd_bias``.
 
 All ArviZ-version differences live in the private module ``_arviz_compat``.
 """
 
 from ._arviz_compat import ARVIZ_MAJOR as ARVIZ_MAJOR
 from ._arviz_compat import get_group as get_group
+from .cd_bias import cd_bias_report as cd_bias_report
+from .cd_bias import plot_cd_bias as plot_cd_bias
 from .compare import compare_exact as compare_exact
 from .compare import max_abs_z as max_abs_z
 from .compare import z_threshold as z_threshold
@@ -24,6 +27,8 @@ from .tempering import tempering as tempering
 __all__ = [
     "ARVIZ_MAJOR",
     "autocorrelation",
+    "cd_bias_report",
+    "plot_cd_bias",
     "compare_exact",
     "from_samples",
     "get_group",

@@ -17,7 +17,7 @@ __all__ = ["tree_normal_like", "langevin_step", "metropolis_accept", "random_wal
 def tree_normal_like(rng_key, tree):
     """Independent standard normals with the shapes and dtypes of ``tree``'s leaves."""
     leaves, treedef = jax.tree.flatten(tree)
-    keys = random.split(rng_key, len(leaves))
+    keys = random.split(rng_key, len(leaves)) if len(leaves) > 1 else [rng_key]
     noise = [random.normal(k, jnp.shape(x), jnp.result_type(x)) for k, x in zip(keys, leaves)]
     return jax.tree.unflatten(treedef, noise)
 

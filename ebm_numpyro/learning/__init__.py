@@ -1,0 +1,27 @@
+"""Learning energy-based models: positive/negative-phase gradients, fit loops, exact CD bias, AIS.
+
+* :mod:`~ebm_numpyro.learning.gradients`: exact, CD-k and PCD log-likelihood gradients;
+* :func:`fit`: minibatch training with any optax optimizer, log-likelihood history,
+  checkpoints to stop and resume;
+* :func:`cd_bias`: the exact expected CD-k gradient minus the exact gradient (small RBMs);
+* :func:`ais_log_partition`: annealed importance sampling estimates of log Z.
+"""
+
+from .ais import AISResult as AISResult
+from .ais import ais_log_likelihood as ais_log_likelihood
+from .ais import ais_log_partition as ais_log_partition
+from .ais import base_rate_bias as base_rate_bias
+from .cd_bias import bars_and_stripes as bars_and_stripes
+from .cd_bias import cd_bias as cd_bias
+from .cd_bias import expected_cd_gradient as expected_cd_gradient
+from .fit import FitResult as FitResult
+from .fit import fit as fit
+from .fit import load_checkpoint as load_checkpoint
+from .fit import save_checkpoint as save_checkpoint
+from .gradients import cd_gradient as cd_gradient
+from .gradients import energy_gradient as energy_gradient
+from .gradients import exact_gradient as exact_gradient
+from .gradients import exact_negative_phase as exact_negative_phase
+from .gradients import init_chains as init_chains
+from .gradients import pcd_gradient as pcd_gradient
+from .gradients import positive_phase as positive_phase

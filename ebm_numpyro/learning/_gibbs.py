@@ -1,8 +1,11 @@
 """Block-Gibbs transitions used by the learning code (CD-k, PCD, AIS).
 
-Every conditional draw goes through ONE heat-bath update, ``heat_bath(key, field, beta,
-unit_values)``: the project's shared implementation in ``ebm_numpyro.kernels.gibbs`` when it is
-available; the small fallback below has the same signature and semantics.
+Every conditional draw goes through the project's one heat-bath rule
+(:mod:`ebm_numpyro.kernels._heat_bath`): unit up iff a 24-bit uniform integer is below
+``round(σ(β (up - down) f) · 2^24)``. Generic models use :func:`ebm_numpyro.kernels.gibbs_sweep`.
+The RBM hot path (CD-k / PCD inside ``fit``) draws the random bits of a whole k-step chain
+with one PRNG call and applies the same rule to slices of them (:func:`heat_bath_from_bits`):
+PRNG calls dominate the cost of small RBMs on CPU.
 """
 
 from __future__ import annotations
@@ -10,61 +13,62 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-try:  # the project's single heat-bath implementation
-    from ..kernels.gibbs import heat_bath as _shared_heat_bath
-except ImportError:  # pragma: no cover - depends on which modules are installed
-    _shared_heat_bath = None
+from ..kernels._heat_bath import choose, heat_bath, threshold, up_probability
+from ..kernels.gibbs import gibbs_sweep as _kernel_gibbs_sweep
 
-__all__ = ["heat_bath", "rbm_sample_hidden", "rbm_sample_visible", "rbm_gibbs_steps", "gibbs_sweep", "gibbs_steps"]
-
-
-def _fallback_heat_bath(key, field, beta, unit_values):
-    """Heat-bath draw: :math:`p(x_i = u) = \\sigma(\\beta (u - d) f_i)` for units in {d, u}."""
-    down, up = unit_values
-    p_up = jax.nn.sigmoid(beta * (up - down) * field)
-    bits = jax.random.uniform(key, jnp.shape(field), field.dtype) < p_up
-    return jnp.where(bits, up, down).astype(field.dtype)
+__all__ = [
+    "heat_bath",
+    "heat_bath_from_bits",
+    "rbm_sample_hidden",
+    "rbm_sample_visible",
+    "rbm_gibbs_steps",
+    "gibbs_sweep",
+    "gibbs_steps",
+]
 
 
-def heat_bath(key, field, beta, unit_values):
-    """Draw units independently given their local fields (see module docstring)."""
-    if _shared_heat_bath is not None:
-        return jnp.asarray(_shared_heat_bath(key, field, beta, unit_values)).astype(field.dtype)
-    return _fallback_heat_bath(key, field, beta, unit_values)
+def heat_bath_from_bits(bits, field, beta, unit_values):
+    """The heat-bath rule of :func:`heat_bath` with its random ``uint32`` ``bits`` given; float units."""
+    return choose(bits, threshold(up_probability(field, beta, unit_values)), unit_values, field.dtype)
 
 
 # --- RBM: the two layers are the blocks --------------------------------------------------------
 def rbm_sample_hidden(key, model, v, beta=1.0):
-    """:math:`h \\sim p(h\\mid v)`, field :math:`W^\\top v + c`."""
-    return heat_bath(key, v @ model.weights + model.hidden_bias, beta, (0, 1))
+    """:math:`h \\sim p(h\\mid v)`, field :math:`W^\\top v + c` (float units)."""
+    field = v @ model.weights + model.hidden_bias
+    return heat_bath(key, field, beta, (0, 1)).astype(field.dtype)
 
 
 def rbm_sample_visible(key, model, h, beta=1.0):
-    """:math:`v \\sim p(v\\mid h)`, field :math:`W h + a`."""
-    return heat_bath(key, h @ model.weights.T + model.visible_bias, beta, (0, 1))
+    """:math:`v \\sim p(v\\mid h)`, field :math:`W h + a` (float units)."""
+    field = h @ model.weights.T + model.visible_bias
+    return heat_bath(key, field, beta, (0, 1)).astype(field.dtype)
 
 
 def rbm_gibbs_steps(key, model, v, num_steps):
-    """``num_steps`` block-Gibbs steps v → h → v' (``lax.fori_loop``); returns the last v."""
+    """``num_steps`` block-Gibbs steps v → h → v' (``lax.scan``); returns the last v.
 
-    def body(i, carry):
-        v, key = carry
-        key, kh, kv = jax.random.split(key, 3)
-        h = rbm_sample_hidden(kh, model, v)
-        return rbm_sample_visible(kv, model, h), key
+    One PRNG call draws the bits of all steps; each step applies :func:`heat_bath_from_bits`
+    to the hidden then the visible layer.
+    """
+    W, a, c = model.weights, model.visible_bias, model.hidden_bias
+    nv, nh = W.shape
+    bits = jax.random.bits(key, (num_steps,) + v.shape[:-1] + (nh + nv,), jnp.uint32)
 
-    v, _ = jax.lax.fori_loop(0, num_steps, body, (v, key))
+    def body(v, b):
+        h = heat_bath_from_bits(b[..., :nh], v @ W + c, 1.0, (0, 1))
+        return heat_bath_from_bits(b[..., nh:], h @ W.T + a, 1.0, (0, 1)), None
+
+    if num_steps == 1:  # CD-1: no loop at all (a one-trip while loop still costs on CPU)
+        return body(v, bits[0])[0]
+    v, _ = jax.lax.scan(body, v, bits)
     return v
 
 
-# --- any DiscreteModel: sweep over its conditionally independent blocks --------------------------
+# --- any DiscreteModel: the kernels' sweep over its conditionally independent blocks -----------
 def gibbs_sweep(key, model, x, beta=1.0):
-    """One systematic sweep: each block in turn drawn from its heat-bath conditional."""
-    keys = jax.random.split(key, len(model.blocks))
-    for kb, block in zip(keys, model.blocks):  # static, a handful of colour classes
-        field = model.local_field(x, block)
-        x = model.set_block(x, block, heat_bath(kb, field, beta, model.unit_values))
-    return x
+    """One systematic heat-bath sweep (:func:`ebm_numpyro.kernels.gibbs_sweep`), keeping x's dtype."""
+    return _kernel_gibbs_sweep(key, model, x, beta).astype(x.dtype)
 
 
 def gibbs_steps(key, model, x, num_steps, beta=1.0):

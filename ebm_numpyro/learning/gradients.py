@@ -87,7 +87,16 @@ def energy_gradient(model, states):
 
 
 def positive_phase(model, data):
-    """:math:`\\langle -\\nabla_\\theta E\\rangle_{\\text{data}}` (model-shaped pytree)."""
+    """:math:`\\langle -\\nabla_\\theta E\\rangle_{\\text{data}}` (model-shaped pytree).
+
+    For an RBM in closed form: :math:`(\\langle v\\,\\sigma(W^\\top v + c)^\\top\\rangle,
+    \\langle v\\rangle, \\langle\\sigma(W^\\top v + c)\\rangle)`; otherwise by autodiff of the energy.
+    """
+    if isinstance(model, RBM):
+        v = jnp.asarray(data).astype(model.weights.dtype)
+        p_h = jax.nn.sigmoid(v @ model.weights + model.hidden_bias)
+        n = v.shape[0]
+        return replace_fields(model, weights=v.T @ p_h / n, visible_bias=jnp.mean(v, 0), hidden_bias=jnp.mean(p_h, 0))
     return jax.tree.map(jnp.negative, energy_gradient(model, data))
 
 

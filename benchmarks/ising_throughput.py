@@ -1,0 +1,265 @@
+"""Spin updates per second on the periodic 2D Ising lattice: TemperedGibbs vs its peers.
+
+Side by side in one process, every sampler on an L x L torus (J = 1, h = 0, T = 2.269),
+``--chains`` chains (default 8), heat-bath (Glauber) dynamics:
+
+* ``ours: MCMC``        ``ebm_numpyro.TemperedGibbs`` through ``numpyro.infer.MCMC``
+                        (``chain_method="vectorized"``, ``progress_bar=False``,
+                        ``store_states=False``, collecting energy and magnetization);
+* ``ours: own scan``    the same kernel's ``scan`` (a jitted ``lax.scan`` over ``sample``,
+                        collecting the same two fields): the wrapper overhead baseline;
+* ``plain JAX``         a straightforward checkerboard loop: rolls for the neighbour sums,
+                        ``sigmoid`` acceptance, ``jax.random.uniform``, masks, ``lax.scan``,
+                        ``vmap`` over chains, energy and magnetization every sweep;
+* ``thrml``             thrml 0.1.4's fast path, ``jax.jit(jax.vmap(sample_states))`` over an
+                        ``IsingSamplingProgram`` with the two checkerboard blocks (the whole
+                        run is warm-up sweeps, so nothing but the final state is observed);
+* ``DiscreteHMCGibbs``  numpyro's sampler for discrete sites (L <= 16 only): one
+                        Metropolised Gibbs sweep of the L^2 spins per step (plus a NUTS step
+                        on a dummy continuous site that the kernel requires), chains
+                        vectorized with ``chain_method=jax.vmap``.
+
+Timing: wall clock of one call with the sampler's compilation (tracing, lowering and XLA
+compilation, as reported by ``jax.monitoring``) subtracted, best of ``--repeats`` calls made
+in turn for all samplers (so that machine load hits them alike). numpyro's ``MCMC.run``
+recompiles its loop on every call; a persistent compilation cache keeps that cheap, and the
+subtraction removes it. Throughput = L^2 * chains * sweeps / time.
+
+    python benchmarks/ising_throughput.py            # L = 16, 32, 128, 512
+    python benchmarks/ising_throughput.py --quick    # L = 16, 32, 64, shorter runs (< 2 min)
+
+thrml (``pip install thrml==0.1.4``) is optional: without it its rows are skipped. Writes
+``benchmarks/results/ising_throughput.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import tempfile
+import time
+import warnings
+
+import jax
+import jax.monitoring
+import jax.numpy as jnp
+import numpy as np
+import numpyro
+from jax import lax
+
+import ebm_numpyro
+from ebm_numpyro.kernels import TemperedGibbs
+
+TEMPERATURE = 2.269
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+# ----------------------------------------------------------------------------- timing
+_COMPILE_EVENTS = (
+    "/jax/core/compile/jaxpr_trace_duration",
+    "/jax/core/compile/jaxpr_to_mlir_module_duration",
+    "/jax/core/compile/backend_compile_duration",
+)
+_compile_seconds = [0.0]
+
+
+def _on_duration(event, duration, **kwargs):
+    if event in _COMPILE_EVENTS:
+        _compile_seconds[0] += duration
+
+
+jax.monitoring.register_event_duration_secs_listener(_on_duration)
+
+
+def timed(run):
+    """Seconds taken by ``run()`` (blocking on its result), compilation excluded."""
+    _compile_seconds[0] = 0.0
+    start = time.perf_counter()
+    jax.block_until_ready(run())
+    return time.perf_counter() - start - _compile_seconds[0]
+
+
+# ----------------------------------------------------------------------------- samplers
+def ours_mcmc(L, chains, sweeps):
+    from numpyro.infer import MCMC
+
+    kernel = TemperedGibbs(ebm_numpyro.Ising.square_lattice(L), TEMPERATURE, store_states=False)
+    mcmc = MCMC(kernel, num_warmup=0, num_samples=sweeps, num_chains=chains,
+                chain_method="vectorized", progress_bar=False)
+
+    def run():
+        mcmc.run(jax.random.key(1), extra_fields=("energy", "magnetization"))
+        return mcmc.get_extra_fields()["energy"]
+
+    return run
+
+
+def ours_scan(L, chains, sweeps):
+    kernel = TemperedGibbs(ebm_numpyro.Ising.square_lattice(L), TEMPERATURE, store_states=False)
+    state = kernel.init(jax.random.split(jax.random.key(1), chains), 0)
+    return lambda: kernel.scan(state, sweeps, ("energy", "magnetization"))[1]
+
+
+def plain_jax(L, chains, sweeps):
+    beta = 1.0 / TEMPERATURE
+    colour = (np.arange(L)[:, None] + np.arange(L)[None, :]) % 2
+
+    def neighbours(s):
+        return jnp.roll(s, 1, 0) + jnp.roll(s, -1, 0) + jnp.roll(s, 1, 1) + jnp.roll(s, -1, 1)
+
+    def sweep(key, s):
+        for c, k in zip((0, 1), jax.random.split(key)):
+            p_up = jax.nn.sigmoid(2.0 * beta * neighbours(s.astype(jnp.float32)))
+            new = jnp.where(jax.random.uniform(k, s.shape) < p_up, 1, -1).astype(jnp.int8)
+            s = jnp.where(colour == c, new, s)
+        f = s.astype(jnp.float32)
+        energy = -jnp.sum(f * (jnp.roll(f, -1, 0) + jnp.roll(f, -1, 1)))
+        return s, (energy, jnp.mean(f))
+
+    def chain(key, s):
+        return lax.scan(lambda s, k: sweep(k, s), s, jax.random.split(key, sweeps))[1]
+
+    fn = jax.jit(jax.vmap(chain))
+    keys = jax.random.split(jax.random.key(1), chains)
+    s0 = jnp.where(jax.random.bernoulli(jax.random.key(2), 0.5, (chains, L, L)), 1, -1).astype(jnp.int8)
+    return lambda: fn(keys, s0)
+
+
+def thrml_fast_path(L, chains, sweeps):
+    from thrml import Block, SamplingSchedule, SpinNode, sample_states
+    from thrml.models import IsingEBM, IsingSamplingProgram, hinton_init
+
+    nodes = [SpinNode() for _ in range(L * L)]
+    site = lambda i, j: nodes[(i % L) * L + (j % L)]  # noqa: E731
+    edges = [(site(i, j), site(i + di, j + dj)) for i in range(L) for j in range(L) for di, dj in ((1, 0), (0, 1))]
+    even = Block([site(i, j) for i in range(L) for j in range(L) if (i + j) % 2 == 0])
+    odd = Block([site(i, j) for i in range(L) for j in range(L) if (i + j) % 2 == 1])
+    model = IsingEBM(nodes, edges, jnp.zeros(L * L), jnp.ones(len(edges)), jnp.array(1.0 / TEMPERATURE))
+    program = IsingSamplingProgram(model, [even, odd], [])
+    schedule = SamplingSchedule(n_warmup=sweeps, n_samples=1, steps_per_sample=1)
+    keys = jax.random.split(jax.random.key(1), chains)
+    init = jax.vmap(lambda k: hinton_init(k, model, [even, odd], ()))(keys)
+    fn = jax.jit(jax.vmap(lambda k, x: sample_states(k, program, schedule, x, [], [Block(nodes[:1])])))
+    return lambda: fn(keys, init)
+
+
+def discrete_hmc_gibbs(L, chains, sweeps):
+    import numpyro.distributions as dist
+    from numpyro.infer import MCMC, NUTS, DiscreteHMCGibbs
+
+    lattice = ebm_numpyro.Ising.square_lattice(L)
+
+    def model():
+        with numpyro.plate("rows", L, dim=-2), numpyro.plate("cols", L, dim=-1):
+            s = numpyro.sample("s", dist.Bernoulli(0.5))
+        numpyro.factor("boltzmann", -lattice.energy(2.0 * s - 1.0) / TEMPERATURE)
+        numpyro.sample("dummy", dist.Normal(0.0, 1.0))  # the inner NUTS kernel needs a continuous site
+
+    kernel = DiscreteHMCGibbs(NUTS(model), modified=False)
+    # Gibbs kernels take one key per call: chains are vectorized with a callable chain method
+    mcmc = MCMC(kernel, num_warmup=0, num_samples=sweeps, num_chains=chains,
+                chain_method=jax.vmap, progress_bar=False)
+
+    def run():
+        mcmc.run(jax.random.key(1))
+        return mcmc.get_samples()["s"]
+
+    return run
+
+
+SAMPLERS = {
+    "ours: MCMC": (ours_mcmc, None),
+    "ours: own scan": (ours_scan, None),
+    "plain JAX": (plain_jax, None),
+    "thrml 0.1.4": (thrml_fast_path, None),
+    "DiscreteHMCGibbs": (discrete_hmc_gibbs, 16),  # max L
+}
+FAST_BUDGET = {"quick": 1.5e7, "full": 1.5e8}  # spin updates per timed call
+SLOW_BUDGET = {"quick": 2e4, "full": 2e5}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="L = 16, 32, 64 and short runs (< 2 min)")
+    parser.add_argument("--sizes", type=int, nargs="*", default=None)
+    parser.add_argument("--chains", type=int, default=8)
+    parser.add_argument("--repeats", type=int, default=None)
+    parser.add_argument("--out", default=os.path.join(HERE, "results", "ising_throughput.json"))
+    args = parser.parse_args(argv)
+    mode = "quick" if args.quick else "full"
+    sizes = args.sizes or ([16, 32, 64] if args.quick else [16, 32, 128, 512])
+    repeats = args.repeats or (2 if args.quick else 3)
+    jax.config.update("jax_compilation_cache_dir", os.path.join(tempfile.gettempdir(), "ebm_numpyro_bench_cache"))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+    warnings.filterwarnings("ignore", category=UserWarning)
+
+    try:
+        import thrml
+
+        thrml_version = thrml.__version__
+    except ImportError:
+        thrml_version = None
+    rows = []
+    for L in sizes:
+        runners = {}
+        for name, (factory, max_L) in SAMPLERS.items():
+            if (max_L is not None and L > max_L) or (name.startswith("thrml") and thrml_version is None):
+                continue
+            budget = (SLOW_BUDGET if max_L else FAST_BUDGET)[mode]
+            sweeps = int(max(10, budget // (L * L * args.chains)))
+            t0 = time.perf_counter()
+            run = factory(L, args.chains, sweeps)
+            jax.block_until_ready(run())  # compile and warm up
+            runners[name] = (run, sweeps, time.perf_counter() - t0)
+        times = {name: [] for name in runners}
+        for _ in range(repeats):
+            for name, (run, _, _) in runners.items():
+                times[name].append(timed(run))
+        for name, (run, sweeps, first) in runners.items():
+            best = min(times[name])
+            rows.append({"L": L, "sampler": name, "chains": args.chains, "sweeps": sweeps,
+                         "seconds": best, "all_seconds": times[name], "first_call_s": first,
+                         "updates_per_s": L * L * args.chains * sweeps / best})
+        by = {r["sampler"]: r["updates_per_s"] for r in rows if r["L"] == L}
+        print(f"L = {L}: " + ", ".join(f"{k} {v / 1e6:.3g}M/s" for k, v in by.items()), flush=True)
+
+    ratios = {}
+    for L in sizes:
+        by = {r["sampler"]: r["updates_per_s"] for r in rows if r["L"] == L}
+        ours = by["ours: MCMC"]
+        ratios[L] = {f"ours/{k}": ours / v for k, v in by.items() if k != "ours: MCMC"}
+        ratios[L]["MCMC overhead vs own scan"] = by["ours: own scan"] / ours - 1.0
+
+    print(f"\nSpin updates per second, periodic L x L Ising, T = {TEMPERATURE}, {args.chains} chains "
+          f"({jax.default_backend()}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}); best of {repeats}")
+    names = list(SAMPLERS)
+    print(f"{'L':>5s} " + " ".join(f"{n:>17s}" for n in names) + f" {'vs thrml':>9s} {'vs plain':>9s} {'MCMC ovh.':>9s}")
+    for L in sizes:
+        by = {r["sampler"]: r["updates_per_s"] for r in rows if r["L"] == L}
+        cells = " ".join(f"{by[n] / 1e6:>16.3g}M" if n in by else f"{'-':>17s}" for n in names)
+        r = ratios[L]
+        vs_thrml = f"{r['ours/thrml 0.1.4']:9.1f}" if "ours/thrml 0.1.4" in r else f"{'-':>9s}"
+        print(f"{L:5d} {cells} {vs_thrml} {r['ours/plain JAX']:9.1f} {r['MCMC overhead vs own scan']:+9.1%}")
+        if "ours/DiscreteHMCGibbs" in r:
+            print(f"{'':5s} ours / DiscreteHMCGibbs = {r['ours/DiscreteHMCGibbs']:,.0f}")
+
+    result = {
+        "description": "spin updates per second, periodic 2D Ising lattice, heat-bath dynamics",
+        "temperature": TEMPERATURE, "chains": args.chains, "mode": mode, "repeats": repeats,
+        "timing": "best of repeats; wall clock minus jax.monitoring compile durations",
+        "rows": rows, "ratios": {str(k): v for k, v in ratios.items()},
+        "backend": jax.default_backend(), "device": jax.devices()[0].device_kind,
+        "cpu_count": os.cpu_count(), "load_average": list(os.getloadavg()),
+        "jax": jax.__version__, "numpyro": numpyro.__version__, "ebm_numpyro": ebm_numpyro.__version__,
+        "thrml": thrml_version, "python": platform.python_version(), "platform": platform.platform(),
+    }
+    os.makedirs(os.path.dirname(args.out), exist_ok=True)
+    with open(args.out, "w") as f:
+        json.dump(result, f, indent=2)
+    print(f"wrote {args.out}")
+    return result
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,9 @@
+"""MCMC kernels: ``numpyro.infer.mcmc.MCMCKernel`` subclasses over pure step functions."""
+
+from .gibbs import TemperedGibbs as TemperedGibbs
+from .gibbs import TemperedGibbsState as TemperedGibbsState
+from .gibbs import gibbs_sweep as gibbs_sweep
+from .gibbs import heat_bath as heat_bath
+from .gibbs import replica_exchange as replica_exchange
+from .gibbs import swap_acceptance as swap_acceptance
+from .gibbs import up_probability as up_probability

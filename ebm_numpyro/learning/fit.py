@@ -1,0 +1,238 @@
+"""Training loop: minibatch gradient ascent on the log-likelihood with any optax optimizer.
+
+One epoch is one jit-compiled ``lax.scan`` over shuffled minibatches; each step computes
+the positive-minus-negative-phase gradient (exact, CD-k or PCD, see
+:mod:`ebm_numpyro.learning.gradients`) and applies ``optimizer.update(-g, ...)`` (optax
+minimises, we ascend the log-likelihood). Python only loops over epochs (progress bar,
+evaluation, checkpoints).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import pickle
+import time
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from .. import exact
+from .._checks import check_int
+from ..models import RBM
+from .ais import ais_log_likelihood
+from .gradients import _exact_gradient, _run_chains, _sub, init_chains, positive_phase, validate_data
+
+__all__ = ["FitResult", "fit", "save_checkpoint", "load_checkpoint"]
+
+_METHODS = ("exact", "cd", "pcd")
+
+
+class FitResult(NamedTuple):
+    """Everything needed to continue training.
+
+    ``model`` trained model; ``opt_state`` optax state; ``chains`` persistent chains (PCD, else
+    None); ``epoch`` number of completed epochs; ``key`` the base key (epoch e uses
+    ``fold_in(key, e)``); ``history`` dict of lists: ``epoch``, ``log_likelihood``,
+    ``log_likelihood_se`` (0 when exact) at the evaluated epochs, and ``seconds``: the training
+    time of every epoch (the first one includes compilation).
+    """
+
+    model: Any
+    opt_state: Any
+    chains: Any
+    epoch: int
+    key: Any
+    history: dict
+
+
+def _to_numpy(tree):
+    return jax.tree.map(lambda x: np.asarray(x) if isinstance(x, (jax.Array, np.ndarray)) else x, tree)
+
+
+def save_checkpoint(path, result: FitResult) -> None:
+    """Pickle a :class:`FitResult` (parameters, optimizer state, chains, key, history) atomically."""
+    typed = jnp.issubdtype(result.key.dtype, jax.dtypes.prng_key)
+    key_data = np.asarray(jax.random.key_data(result.key) if typed else result.key)
+    payload = dict(
+        model=_to_numpy(result.model),
+        opt_state=_to_numpy(result.opt_state),
+        chains=None if result.chains is None else np.asarray(result.chains),
+        epoch=int(result.epoch),
+        key_data=key_data,
+        typed_key=bool(typed),
+        history={k: list(v) for k, v in result.history.items()},
+    )
+    tmp = f"{path}.tmp"
+    with open(tmp, "wb") as f:
+        pickle.dump(payload, f)
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path) -> FitResult:
+    """Load a checkpoint written by :func:`save_checkpoint` (leaves become JAX arrays)."""
+    with open(path, "rb") as f:
+        p = pickle.load(f)
+    to_jax = lambda t: jax.tree.map(jnp.asarray, t)  # noqa: E731
+    return FitResult(
+        model=to_jax(p["model"]),
+        opt_state=to_jax(p["opt_state"]),
+        chains=None if p["chains"] is None else jnp.asarray(p["chains"]),
+        epoch=p["epoch"],
+        key=jax.random.wrap_key_data(jnp.asarray(p["key_data"])) if p["typed_key"] else jnp.asarray(p["key_data"]),
+        history=p["history"],
+    )
+
+
+@functools.partial(jax.jit, static_argnames=("optimizer", "method", "k", "batch_size"))
+def _train_epoch(model, opt_state, chains, data, key, optimizer, method, k, batch_size):
+    n = data.shape[0]
+    num_batches = n // batch_size
+    kperm, kstep = jax.random.split(key)
+    perm = jax.random.permutation(kperm, n)[: num_batches * batch_size]
+    batches = data[perm].reshape((num_batches, batch_size) + data.shape[1:])
+    keys = jax.random.split(kstep, num_batches)
+
+    def step(carry, inputs):
+        model, opt_state, chains = carry
+        batch, key = inputs
+        if method == "exact":
+            grad = _exact_gradient(model, batch)
+        elif method == "cd":
+            neg = jax.lax.stop_gradient(_run_chains(key, model, batch, k))
+            grad = _sub(positive_phase(model, batch), positive_phase(model, neg))
+        else:
+            chains = jax.lax.stop_gradient(_run_chains(key, model, chains, k))
+            grad = _sub(positive_phase(model, batch), positive_phase(model, chains))
+        updates, opt_state = optimizer.update(jax.tree.map(jnp.negative, grad), opt_state, model)
+        model = optax.apply_updates(model, updates)
+        return (model, opt_state, chains), None
+
+    (model, opt_state, chains), _ = jax.lax.scan(step, (model, opt_state, chains), (batches, keys))
+    return model, opt_state, chains
+
+
+def _enumerable(model, max_units):
+    n = min(model.num_visible, model.num_hidden) if isinstance(model, RBM) else model.num_units
+    return n <= max_units
+
+
+def _evaluate(model, data, key, how, max_exact_units, ais_kwargs):
+    if how == "exact" or (how == "auto" and _enumerable(model, max_exact_units)):
+        return float(exact.log_likelihood(model, data)), 0.0
+    est, se = ais_log_likelihood(model, data, key, **ais_kwargs)
+    return float(est), float(se)
+
+
+def fit(
+    model,
+    data,
+    method: str = "cd",
+    k: int = 1,
+    optimizer: optax.GradientTransformation | None = None,
+    epochs: int = 10,
+    batch_size: int = 32,
+    key=None,
+    *,
+    num_chains: int | None = None,
+    eval_data=None,
+    eval_every: int = 1,
+    log_likelihood: str | None = "auto",
+    max_exact_units: int = 20,
+    ais_kwargs: dict | None = None,
+    checkpoint: str | os.PathLike | None = None,
+    resume: bool = True,
+    progress: bool = True,
+) -> FitResult:
+    """Fit a discrete EBM by gradient ascent on the mean log-likelihood.
+
+    .. math::
+        g = \\langle -\\nabla_\\theta E\\rangle_{\\text{batch}} - \\langle -\\nabla_\\theta E\\rangle_{\\text{neg}},
+        \\qquad \\theta \\leftarrow \\theta + \\text{optimizer}(g)
+
+    with the negative phase from ``method``: ``"exact"`` (enumeration), ``"cd"`` (CD-k, k
+    Gibbs steps from the batch) or ``"pcd"`` (``num_chains`` persistent chains, default
+    ``batch_size``, started at random data rows, advanced k steps per update).
+
+    Args:
+        model: RBM, BoltzmannMachine or Ising (fully visible data for the latter two).
+        data: training examples, shape ``(N, num_visible)`` with {0,1} (±1 for Ising) values.
+        optimizer: any optax ``GradientTransformation`` (default ``optax.sgd(0.1)``).
+        epochs: total number of epochs; with a checkpoint, training resumes from the saved epoch.
+        batch_size: minibatch size (the last incomplete minibatch of each shuffle is dropped).
+        key: PRNG key (default ``jax.random.key(0)``); epoch e uses ``fold_in(key, e)``.
+        eval_data: examples for the log-likelihood history (default: ``data``).
+        eval_every: evaluate every this many epochs (and after the last one).
+        log_likelihood: ``"auto"`` (exact when at most ``max_exact_units`` units are enumerated,
+            else AIS), ``"exact"``, ``"ais"`` or None (no history).
+        ais_kwargs: options for :func:`ais_log_partition` (default 100 chains, 1000 temperatures).
+        checkpoint: path of a pickle written after every epoch; if it exists and ``resume``,
+            parameters, optimizer state, chains, key and history are restored from it.
+        progress: show a tqdm progress bar over epochs.
+
+    Returns:
+        :class:`FitResult`.
+    """
+    if method not in _METHODS:
+        raise ValueError(f"`method` must be one of {_METHODS}; got {method!r}")
+    k = check_int(k, "k", 1)
+    epochs = check_int(epochs, "epochs", 0)
+    batch_size = check_int(batch_size, "batch_size", 1)
+    eval_every = check_int(eval_every, "eval_every", 1)
+    if log_likelihood not in ("auto", "exact", "ais", None):
+        raise ValueError(f"`log_likelihood` must be 'auto', 'exact', 'ais' or None; got {log_likelihood!r}")
+    data = validate_data(model, data)
+    if method == "exact" and not _enumerable(model, exact.MAX_ENUMERATED_UNITS):
+        exact.log_partition(model)  # raises the enumeration error (state count, time) before compiling
+    eval_data = data if eval_data is None else validate_data(model, eval_data, "eval_data")
+    batch_size = min(batch_size, data.shape[0])
+    optimizer = optax.sgd(0.1) if optimizer is None else optimizer
+    key = jax.random.key(0) if key is None else key
+    ais_kwargs = dict(dict(num_chains=100, num_temperatures=1000), **(ais_kwargs or {}))
+
+    if checkpoint is not None and resume and os.path.exists(checkpoint):
+        state = load_checkpoint(checkpoint)
+    else:
+        chains = None
+        if method == "pcd":
+            n_chains = check_int(batch_size if num_chains is None else num_chains, "num_chains", 1)
+            chains = init_chains(model, jax.random.fold_in(key, 2**31 - 1), n_chains, data)
+        history = dict(epoch=[], log_likelihood=[], log_likelihood_se=[], seconds=[])
+        state = FitResult(model, optimizer.init(model), chains, 0, key, history)
+
+    try:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=epochs, initial=min(state.epoch, epochs), disable=not progress, desc=f"fit[{method}]")
+    except ImportError:  # pragma: no cover
+        bar = None
+    model, opt_state, chains, key, history = state.model, state.opt_state, state.chains, state.key, state.history
+    chains_arg = chains if chains is not None else jnp.zeros((0,) + data.shape[1:], data.dtype)
+    for epoch in range(state.epoch, epochs):
+        t0 = time.perf_counter()
+        model, opt_state, chains_arg = _train_epoch(
+            model, opt_state, chains_arg, data, jax.random.fold_in(key, epoch), optimizer, method, k, batch_size
+        )
+        jax.block_until_ready(model)
+        seconds = time.perf_counter() - t0
+        history["seconds"].append(seconds)
+        if log_likelihood is not None and ((epoch + 1) % eval_every == 0 or epoch + 1 == epochs):
+            ll, se = _evaluate(
+                model, eval_data, jax.random.fold_in(key, 10**6 + epoch), log_likelihood, max_exact_units, ais_kwargs
+            )
+            history["epoch"].append(epoch + 1)
+            history["log_likelihood"].append(ll)
+            history["log_likelihood_se"].append(se)
+            if bar is not None:
+                bar.set_postfix(log_likelihood=f"{ll:.4f}")
+        state = FitResult(model, opt_state, chains_arg if method == "pcd" else None, epoch + 1, key, history)
+        if checkpoint is not None:
+            save_checkpoint(checkpoint, state)
+        if bar is not None:
+            bar.update(1)
+    if bar is not None:
+        bar.close()
+    return state
