@@ -6,7 +6,12 @@ kernels, and exact enumeration gives ground truth on small models.
 
 from . import exact as exact
 from . import learning as learning
+from . import landscape as landscape
 from . import losses as losses
+from . import schedules as schedules
+from .kernels.annealing import CyclicAnnealing as CyclicAnnealing
+from .kernels.gibbs import TemperedGibbs as TemperedGibbs
+from .kernels.sgld import SGLD as SGLD
 from .models import RBM as RBM
 from .models import BoltzmannMachine as BoltzmannMachine
 from .models import DiscreteModel as DiscreteModel
@@ -18,6 +23,7 @@ from .models import SparseIsing as SparseIsing
 from .models import WideNarrowWells as WideNarrowWells
 from .potentials import energy_factor as energy_factor
 from .potentials import potential as potential
+from .schedules import geometric_ladder as geometric_ladder
 
 __version__ = "0.1.0"
 

@@ -320,10 +320,9 @@ class TemperedGibbs(MCMCKernel):
         num_chains = jnp.shape(rng_key)[0] if batched else None
         x = None if init_params is None else self._initial_units(init_params, num_chains)
         self._sample_fn = self.sample
-        if self._init_fn is None:
-            self._init_fn = jax.jit(self._init_one)
-        init_fn = jax.vmap(self._init_fn) if batched else self._init_fn
-        return init_fn(rng_key, x)
+        if self._init_fn is None:  # compiled once per kernel: (one chain, a batch of chains)
+            self._init_fn = (jax.jit(self._init_one), jax.jit(jax.vmap(self._init_one)))
+        return self._init_fn[batched](rng_key, x)
 
     # -- one step -----------------------------------------------------------------
     def _sample_one(self, state, barrier):
