@@ -133,7 +133,9 @@ def thrml_fast_path(L, chains, sweeps):
     from thrml.models import IsingEBM, IsingSamplingProgram, hinton_init
 
     nodes = [SpinNode() for _ in range(L * L)]
-    site = lambda i, j: nodes[(i % L) * L + (j % L)]  # noqa: E731
+    def site(i, j):
+        return nodes[(i % L) * L + (j % L)]
+
     edges = [(site(i, j), site(i + di, j + dj)) for i in range(L) for j in range(L) for di, dj in ((1, 0), (0, 1))]
     even = Block([site(i, j) for i in range(L) for j in range(L) if (i + j) % 2 == 0])
     odd = Block([site(i, j) for i in range(L) for j in range(L) if (i + j) % 2 == 1])
@@ -191,7 +193,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     mode = "quick" if args.quick else "full"
     sizes = args.sizes or ([16, 32, 64] if args.quick else [16, 32, 128, 512])
-    repeats = args.repeats or (2 if args.quick else 3)
+    repeats = args.repeats or (2 if args.quick else 5)
     jax.config.update("jax_compilation_cache_dir", os.path.join(tempfile.gettempdir(), "ebm_numpyro_bench_cache"))
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
     warnings.filterwarnings("ignore", category=UserWarning)

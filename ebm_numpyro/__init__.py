@@ -5,13 +5,14 @@ kernels, and exact enumeration gives ground truth on small models.
 """
 
 from . import exact as exact
+from . import kernels as kernels
 from . import learning as learning
 from . import landscape as landscape
 from . import losses as losses
 from . import schedules as schedules
-from .kernels.annealing import CyclicAnnealing as CyclicAnnealing
-from .kernels.gibbs import TemperedGibbs as TemperedGibbs
-from .kernels.sgld import SGLD as SGLD
+from .kernels import SGLD as SGLD
+from .kernels import CyclicAnnealing as CyclicAnnealing
+from .kernels import TemperedGibbs as TemperedGibbs
 from .models import RBM as RBM
 from .models import BoltzmannMachine as BoltzmannMachine
 from .models import DiscreteModel as DiscreteModel

@@ -27,13 +27,14 @@ from numpyro.infer import MCMC
 import ebm_numpyro as ebm
 from ebm_numpyro.kernels import (
     TemperedGibbs,
+    _lattice,
+    _random,
     gibbs_sweep,
     heat_bath,
     replica_exchange,
     swap_acceptance,
     up_probability,
 )
-from ebm_numpyro.kernels import _lattice, _random
 from ebm_numpyro.kernels._heat_bath import choose, threshold
 from ebm_numpyro.schedules import geometric_ladder
 
@@ -206,6 +207,25 @@ def test_lattice_half_layout_and_neighbour_sums(rows, cols):
     f = 0.7 * np.array([-4, -2, 0, 2, 4]) - 0.2
     want = np.round(2**24 / (1 + np.exp(-2 * np.array([[0.5], [1.0]]) * f)))
     np.testing.assert_allclose(np.asarray(table), want, atol=2)
+
+
+def test_lattice_sweep_variants_agree(monkeypatch):
+    """The fusion barrier is an implementation detail: cond, fori_loop and straight-line code
+    (used off CPU) give identical sweeps for the same bits."""
+    model = ebm.Ising.square_lattice(4, 6, coupling=0.9, field=0.2)
+    x = model.random_state(jax.random.key(0), (3,))
+    beta = jnp.array([0.3, 0.5, 0.8])
+    words = jnp.array([12345, 678], jnp.uint32)
+    sweep = jax.jit(_lattice.sweep)
+    with_cond = sweep(words, model, x, beta, jnp.array(True))
+    with_loop = sweep(words, model, x, beta, None)
+    monkeypatch.setattr(_lattice.jax, "default_backend", lambda: "gpu")
+    straight = jax.jit(_lattice.sweep)(words, model, x, beta, None)
+    for a, b in ((with_cond, with_loop), (with_cond, straight)):
+        for u, v in zip(a, b):
+            np.testing.assert_array_equal(u, v)
+    np.testing.assert_allclose(with_cond[1], model.energy(with_cond[0]), rtol=1e-6)
+    np.testing.assert_allclose(with_cond[2], np.asarray(with_cond[0], np.float64).mean((-1, -2)), rtol=1e-6)
 
 
 def test_gibbs_sweep_shapes_and_paths():

@@ -7,3 +7,9 @@ from .gibbs import heat_bath as heat_bath
 from .gibbs import replica_exchange as replica_exchange
 from .gibbs import swap_acceptance as swap_acceptance
 from .gibbs import up_probability as up_probability
+from .annealing import AnnealingState as AnnealingState
+from .annealing import CyclicAnnealing as CyclicAnnealing
+from .annealing import annealing_step as annealing_step
+from .sgld import SGLD as SGLD
+from .sgld import SGLDState as SGLDState
+from .sgld import sgld_step as sgld_step

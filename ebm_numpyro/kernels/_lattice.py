@@ -23,6 +23,7 @@ neighbour sums of that half sweep.
 
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
@@ -104,12 +105,13 @@ def sweep(words, model, x, beta, barrier=None):
     the sweep's two Threefry key words. The site ``k`` of colour ``c`` in flattened replica
     ``r`` uses the word ``threefry(words, (r * rows*cols/2 + k, c))``.
 
-    XLA would re-derive a freshly updated half lattice (Threefry included) inside each of its
-    five consumers in the next half sweep instead of reading it from memory. Each half sweep
-    therefore runs inside ``lax.cond(barrier, ...)``, whose result is materialised once;
-    ``barrier`` must be a traced ``True`` that is not batched (the kernel passes
-    ``state.i >= 0``). Without it the two half sweeps run as a two-step ``fori_loop``, which
-    has the same effect at a slightly higher cost.
+    On CPU, XLA would re-derive a freshly updated half lattice (Threefry included) inside each
+    of its five consumers in the next half sweep instead of reading it from memory (several
+    times slower). Each half sweep therefore runs inside ``lax.cond(barrier, ...)``, whose
+    result is materialised once; ``barrier`` must be a traced ``True`` that is not batched (the
+    kernel passes ``(state.i | 1) != 0``). With ``barrier=None`` the two half sweeps run as a
+    two-step ``fori_loop`` on CPU (same effect, slightly slower) and as straight-line code on
+    other backends, where a conditional or loop would cost a device-to-host synchronisation.
     """
     rows, cols = model.rows, model.cols
     table = thresholds(model, beta)
@@ -119,7 +121,10 @@ def sweep(words, model, x, beta, barrier=None):
         n = half_neighbour_sum(other, rows, cols, colour)
         return choose(_random.uniform_bits(words, stale.shape, colour), _select(n, table))
 
-    if barrier is None:
+    if barrier is None and jax.default_backend() != "cpu":
+        a = half_sweep(0, a, b)
+        b = half_sweep(1, b, a)
+    elif barrier is None:
         a, b = lax.fori_loop(0, 2, lambda c, ab: (ab[1], half_sweep(c, *ab)), (a, b))
     else:
         a = lax.cond(barrier, lambda: half_sweep(0, a, b), lambda: a)

@@ -354,10 +354,15 @@ class TemperedGibbs(MCMCKernel):
 
     def sample(self, state, model_args=(), model_kwargs=None):
         """One sweep of every replica, then one round of swaps (batched states: every chain)."""
-        if jnp.ndim(state.i) == 0:
-            return self._sample_one(state, state.i >= 0)
-        # the lattice sweep's fusion barrier needs a predicate that is not batched over chains
-        return jax.vmap(self._sample_one, (0, None))(state, state.i[0] >= 0)
+        # The CPU lattice sweep's fusion barrier (see ._lattice.sweep) needs a predicate that
+        # is always true, unknown to the compiler and not batched over chains: i | 1 is odd.
+        batched = jnp.ndim(state.i) > 0
+        barrier = None
+        if jax.default_backend() == "cpu":
+            barrier = ((state.i[0] if batched else state.i) | 1) != 0
+        if not batched:
+            return self._sample_one(state, barrier)
+        return jax.vmap(self._sample_one, (0, None))(state, barrier)
 
     # -- the kernel's own loop ----------------------------------------------------
     def _scan(self, state, num_steps, fields):
