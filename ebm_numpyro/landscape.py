@@ -305,6 +305,15 @@ def sharpness_experiment(temperature=1.0, *, num_steps=20_000, learning_rate=0.1
         sq = sum(jnp.sum(p**2) for p in jax.tree.leaves(params))
         return cross_entropy(params, x, y) + 0.5 * weight_decay * sq / n
 
+    @jax.jit
+    def measure(final, probe_keys):
+        """Full-data loss, accuracy, tr H and top eigenvalue of every run, in one compiled call."""
+        loss = jax.vmap(full_loss)(final)
+        acc = jax.vmap(lambda p: jnp.mean(jnp.argmax(mlp_logits(p, x), -1) == y))(final)
+        trace = jax.vmap(lambda p, k: hessian_trace(full_loss, p, k, num_probes)[0])(final, probe_keys)
+        top = jax.vmap(lambda p, k: top_hessian_eigenvalue(full_loss, p, k))(final, probe_keys)
+        return loss, acc, trace, top
+
     step = 2.0 * float(learning_rate) / n
     noisy_until = int(round((1.0 - float(polish_fraction)) * num_steps))
     phases = {"sgd": _never, "sgld": lambda t: t < noisy_until}
@@ -317,12 +326,7 @@ def sharpness_experiment(temperature=1.0, *, num_steps=20_000, learning_rate=0.1
         mcmc = MCMC(kernel, num_warmup=0, num_samples=num_steps, num_chains=num_runs,
                     chain_method="vectorized", thinning=num_steps, progress_bar=False)
         mcmc.run(keys[name], init_params=init)
-        final = mcmc.last_state.z
-        probe_keys = random.split(k_probe, num_runs)
-        loss = jax.vmap(full_loss)(final)
-        acc = jax.vmap(lambda p: jnp.mean(jnp.argmax(mlp_logits(p, x), -1) == y))(final)
-        trace = jax.vmap(lambda p, k: hessian_trace(full_loss, p, k, num_probes)[0])(final, probe_keys)
-        top = jax.vmap(lambda p, k: top_hessian_eigenvalue(full_loss, p, k))(final, probe_keys)
+        loss, acc, trace, top = measure(mcmc.last_state.z, random.split(k_probe, num_runs))
         res = {}
         for field, values in (("loss", loss), ("accuracy", acc), ("hessian_trace", trace),
                               ("top_eigenvalue", top)):

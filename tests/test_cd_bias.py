@@ -74,7 +74,7 @@ def test_bias_consistent_with_exact_gradient(trained_3x3):
     # after many steps the chain has forgotten the data: E[CD-200] = exact gradient
     assert float(ds["relative_bias"].sel(k=200)) < 1e-6
     cd1 = learning.expected_cd_gradient(model, data, k=1)
-    np.testing.assert_allclose(cd1["weights"] - ds["true_weights"].values, ds["weights"].sel(k=1), atol=1e-12)
+    np.testing.assert_allclose(cd1.weights - ds["true_weights"].values, ds["weights"].sel(k=1), atol=1e-12)
 
 
 @pytest.mark.parametrize("size", [3, 4])
@@ -93,7 +93,7 @@ def test_sampled_cd1_mean_matches_exact(trained_3x3, size):
         draws = np.asarray(getattr(sampled, field), np.float64)
         mean, sd = draws.mean(0), draws.std(0, ddof=1)
         assert np.all(sd > 0)
-        zs.append(np.ravel((mean - exact[field]) / (sd / np.sqrt(n))))
+        zs.append(np.ravel((mean - getattr(exact, field)) / (sd / np.sqrt(n))))
     zs = np.concatenate(zs)
     # ~50-80 components: Bonferroni-style bound (two-sided p ≈ 1e-4 each)
     print(f"CD-1 sampled vs exact ({size}x{size}): max |z| = {np.max(np.abs(zs)):.2f} over {len(zs)} components")

@@ -135,7 +135,7 @@ def test_cd1_fixed_point_is_biased():
     model, state = start, opt.init(start)
     for _ in range(1500):
         g = learning.expected_cd_gradient(model, data, k=1)
-        g = ebm.RBM(-g["weights"], -g["visible_bias"], -g["hidden_bias"])
+        g = jax.tree_util.tree_map(lambda a: -a, g)
         updates, state = opt.update(g, state, model)
         model = optax.apply_updates(model, updates)
     ll_expected_cd = float(ebm.exact.log_likelihood(model, data))

@@ -25,6 +25,7 @@ import itertools
 import numpy as np
 import xarray as xr
 
+import jax
 import jax.numpy as jnp
 
 from .._checks import check_event_shape, check_int, check_units
@@ -111,13 +112,16 @@ def _sub(a, b):
 
 
 def expected_cd_gradient(model, data, k=1):
-    """Exact :math:`\\mathbb E[g_{CD-k}]` as a dict of float64 arrays keyed by parameter field."""
+    """Exact :math:`\\mathbb E[g_{CD-k}]`, shaped like the model (as the other gradients of
+    :mod:`ebm_numpyro.learning`), with float64 NumPy leaves.
+    """
     k = check_int(k, "k", 1)
     s = _Setup(model, data)
     p = s.p0
     for _ in range(k):
         p = s.step(p)
-    return _sub(s.stats(s.p0), s.stats(p))
+    g = _sub(s.stats(s.p0), s.stats(p))
+    return jax.tree_util.tree_unflatten(jax.tree_util.tree_structure(model), [g[f] for f in _FIELDS])
 
 
 def _flat(g):
