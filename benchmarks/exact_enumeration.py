@@ -8,7 +8,7 @@ fresh subprocess per N to show it stays flat as N grows.
     python benchmarks/exact_enumeration.py            # N = 24 timings, memory at N = 20, 24, 28
     python benchmarks/exact_enumeration.py --quick    # N = 20 timings, memory at N = 16, 20
 
-Writes benchmarks/results/exact_enumeration.json.
+Writes benchmarks/results/exact_enumeration.json (full run only).
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ import sys
 import time
 
 import numpy as np
+
+from _results import write_results
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -123,11 +125,8 @@ def main() -> None:
         "memory": memory,
         "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform()},
     }
-    os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
-    path = os.path.join(HERE, "results", "exact_enumeration.json")
-    with open(path, "w") as f:
-        json.dump(result, f, indent=2)
-    print("wrote", os.path.relpath(path))
+    if not args.quick:  # the quick run is a smoke test: keep the recorded full figures
+        write_results(result, "exact_enumeration")
 
 
 if __name__ == "__main__":

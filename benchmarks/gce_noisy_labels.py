@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import argparse
 import functools
-import json
-import os
 
 import jax
 import jax.numpy as jnp
@@ -26,6 +24,8 @@ import numpy as np
 import optax
 
 from ebm_numpyro import losses
+
+from _results import write_results
 
 
 def make_data(seed, noise):
@@ -115,11 +115,7 @@ def run(args):
               f"   (fits noisy train labels {s['noisy_train_label_fit_mean']:.3f})")
     out = dict(config=vars(args), model="MLP 64-128-10 ReLU, Adam", results=summary)
     if not args.quick:
-        path = os.path.join(os.path.dirname(__file__), "results", "gce_noisy_labels.json")
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(path, "w") as f:
-            json.dump(out, f, indent=2)
-        print("wrote", path)
+        write_results(out, "gce_noisy_labels")
     return out
 
 

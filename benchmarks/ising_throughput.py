@@ -37,7 +37,6 @@ thrml (``pip install thrml==0.1.4``) is optional: without it its rows are skippe
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import tempfile
@@ -53,6 +52,8 @@ from jax import lax
 
 import ebm_numpyro
 from ebm_numpyro.kernels import TemperedGibbs
+
+from _results import write_results
 
 TEMPERATURE = 2.269
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -257,10 +258,7 @@ def main(argv=None):
         "jax": jax.__version__, "numpyro": numpyro.__version__, "ebm_numpyro": ebm_numpyro.__version__,
         "thrml": thrml_version, "python": platform.python_version(), "platform": platform.platform(),
     }
-    os.makedirs(os.path.dirname(args.out), exist_ok=True)
-    with open(args.out, "w") as f:
-        json.dump(result, f, indent=2)
-    print(f"wrote {args.out}")
+    write_results(result, path=args.out)
     return result
 
 

@@ -18,7 +18,6 @@ models, scikit-learn's converted to an ``ebm.RBM``.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import time
@@ -29,6 +28,8 @@ import optax
 
 import ebm_numpyro as ebm
 from ebm_numpyro import learning
+
+from _results import write_results
 
 
 def load_digits_binary(seed=0):
@@ -121,11 +122,7 @@ def run(args):
         per_seed=per_seed,
     )
     if not args.quick:
-        os.makedirs(os.path.join(os.path.dirname(__file__), "results"), exist_ok=True)
-        path = os.path.join(os.path.dirname(__file__), "results", "rbm_digits.json")
-        with open(path, "w") as f:
-            json.dump(out, f, indent=2)
-        print("wrote", path)
+        write_results(out, "rbm_digits")
     return out
 
 

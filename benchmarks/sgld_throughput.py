@@ -23,7 +23,6 @@ Requires ``blackjax`` (``pip install blackjax``; not a dependency of the project
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
@@ -39,6 +38,8 @@ from numpyro.infer import MCMC
 
 import ebm_numpyro as ebm_pkg
 from ebm_numpyro.kernels.sgld import SGLD
+
+from _results import write_results
 
 N, D, B = 10_000, 20, 100
 STEP_SIZE = 1e-4  # ours; BlackJAX gets STEP_SIZE / 2
@@ -171,10 +172,7 @@ def main(argv=None):
               f"max |posterior mean difference| over the last half = {diff:.3f}")
     else:
         print("blackjax is not installed (pip install blackjax): only the ebm_numpyro row")
-    os.makedirs(os.path.dirname(args.out), exist_ok=True)
-    with open(args.out, "w") as f:
-        json.dump(result, f, indent=2)
-    print(f"wrote {args.out}")
+    write_results(result, path=args.out)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,6 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from ._checks import check_event_shape, check_temperature, check_units, format_count
 from ._lattice_exact import (

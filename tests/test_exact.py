@@ -1,6 +1,5 @@
 """Exact enumeration against straightforward brute force, limits, and errors."""
 
-import jax
 import numpy as np
 import pytest
 from conftest import brute_logsumexp, brute_states, enable_x64, random_couplings
