@@ -14,7 +14,7 @@ def _random_rbm(nv, nh, seed, scale=0.3):
     return ebm.RBM(rng.normal(size=(nv, nh)) * scale, rng.normal(size=nv) * 0.3, rng.normal(size=nh) * 0.3)
 
 
-def _check(res, exact, max_se=0.05):
+def check_ais(res, exact, max_se=0.05):
     est, se = float(res.log_partition), float(res.stderr)
     print(f"AIS log Z = {est:.4f} ± {se:.4f}, exact {float(exact):.4f}, z = {(est - float(exact)) / se:+.2f}")
     assert 0 < se < max_se
@@ -36,13 +36,13 @@ def test_random_rbm_24x16():
     model = _random_rbm(24, 16, 0)
     res = learning.ais_log_partition(model, jax.random.key(0), num_chains=200, num_temperatures=3000)
     assert res.log_weights.shape == (200,)
-    _check(res, ebm.exact.log_partition(model))
+    check_ais(res, ebm.exact.log_partition(model))
 
 
 def test_random_rbm_16x20_with_temperature():
     model = _random_rbm(16, 20, 1, 0.5)
     res = learning.ais_log_partition(model, jax.random.key(1), num_chains=200, num_temperatures=3000, temperature=2.0)
-    _check(res, ebm.exact.log_partition(model, 2.0))
+    check_ais(res, ebm.exact.log_partition(model, 2.0))
 
 
 def test_trained_rbm(trained_rbm):
@@ -50,7 +50,7 @@ def test_trained_rbm(trained_rbm):
     ll = float(ebm.exact.log_likelihood(model, data))
     assert ll > -8.0  # it did learn (uniform: 16 log 2 = -11.1)
     res = learning.ais_log_partition(model, jax.random.key(2), num_chains=500, num_temperatures=10000, data=data)
-    _check(res, ebm.exact.log_partition(model), max_se=0.1)
+    check_ais(res, ebm.exact.log_partition(model), max_se=0.1)
     est, se = learning.ais_log_likelihood(model, data, jax.random.key(2), num_chains=500, num_temperatures=10000)
     print(f"trained RBM log-likelihood: AIS {float(est):.4f} ± {float(se):.4f}, exact {ll:.4f}")
     assert abs(float(est) - ll) < 3 * float(se)
@@ -61,7 +61,7 @@ def test_boltzmann_machine():
     w = np.triu(rng.normal(size=(12, 12)), 1) * 0.3
     bm = ebm.BoltzmannMachine(w + w.T, rng.normal(size=12) * 0.3)
     res = learning.ais_log_partition(bm, jax.random.key(3), num_chains=200, num_temperatures=2000)
-    _check(res, ebm.exact.log_partition(bm))
+    check_ais(res, ebm.exact.log_partition(bm))
 
 
 def test_deterministic_and_custom_betas():
@@ -70,7 +70,7 @@ def test_deterministic_and_custom_betas():
     a = learning.ais_log_partition(model, jax.random.key(7), num_chains=100, betas=betas)
     b = learning.ais_log_partition(model, jax.random.key(7), num_chains=100, betas=betas)
     assert float(a.log_partition) == float(b.log_partition)
-    _check(a, ebm.exact.log_partition(model))
+    check_ais(a, ebm.exact.log_partition(model))
 
 
 def test_bad_input():
