@@ -16,12 +16,12 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax, random
 from numpyro.infer.initialization import init_to_uniform
-from numpyro.infer.mcmc import MCMCKernel
 from numpyro.infer.util import initialize_model
-from numpyro.util import identity, is_prng_key
+from numpyro.util import identity
 
 from .._checks import check_event_shape, check_positive, is_concrete
 from ..models._base import DiscreteModel, EnergyModel
+from ._common import CachedFnKernel, float_params, split_init_key
 from ._moves import langevin_step, random_walk_metropolis
 from .gibbs import gibbs_sweep
 
@@ -89,7 +89,7 @@ def _sum_energy(model, z):
     return jnp.sum(model.energy(z))
 
 
-class CyclicAnnealing(MCMCKernel):
+class CyclicAnnealing(CachedFnKernel):
     """Simulated annealing whose temperature follows a schedule :math:`T(t)`:
 
     .. math::  z_{t+1} \\sim K_{T(t)}(z_t, \\cdot), \\qquad K_T \\text{ leaves } p_T(z) \\propto e^{-E(z)/T} \\text{ invariant}
@@ -220,11 +220,7 @@ class CyclicAnnealing(MCMCKernel):
         return self._potential_fn_gen(*model_args, **(model_kwargs or {}))
 
     def init(self, rng_key, num_warmup, init_params=None, model_args=(), model_kwargs=None):
-        vectorized = not is_prng_key(rng_key)
-        if vectorized:
-            rng_key, key_init = jnp.swapaxes(jax.vmap(random.split)(rng_key), 0, 1)
-        else:
-            rng_key, key_init = random.split(rng_key)
+        vectorized, rng_key, key_init = split_init_key(rng_key)
         if self._model is not None:
             info, self._potential_fn_gen, self._postprocess_fn_gen, _ = initialize_model(
                 key_init, self._model, init_strategy=self._init_strategy, dynamic_args=True,
@@ -238,11 +234,7 @@ class CyclicAnnealing(MCMCKernel):
             self._energy_model.validate_state(init_params, "init_params")
             init_params = jnp.asarray(init_params).astype(self._energy_model.state_dtype)
         else:
-            init_params = jax.tree.map(
-                lambda x: jnp.asarray(x, jnp.result_type(float))
-                if jnp.issubdtype(jnp.result_type(x), jnp.integer) else jnp.asarray(x),
-                init_params,
-            )
+            init_params = float_params(init_params)
         if self._energy_model is not None and not vectorized:
             check_event_shape(init_params, self._energy_model.event_shape, "init_params")
         energy_fn = self._energy(model_args, model_kwargs)
@@ -286,8 +278,3 @@ class CyclicAnnealing(MCMCKernel):
     def sample(self, state, model_args, model_kwargs):
         """Advance by one move (or, with ``base_only``, to just after the next base-temperature move)."""
         return self._sample_fn(state, model_args, model_kwargs)
-
-    def __getstate__(self):
-        state = self.__dict__.copy()
-        state["_sample_fn"] = None
-        return state

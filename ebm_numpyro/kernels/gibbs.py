@@ -23,12 +23,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
-from numpyro.infer.mcmc import MCMCKernel
 from numpyro.util import is_prng_key
 
 from .._checks import check_event_shape, check_temperature
 from ..models import DiscreteModel
 from . import _lattice, _random
+from ._common import CachedFnKernel
 from ._heat_bath import choose, heat_bath, heat_bath_from_bits, threshold, up_probability
 
 __all__ = [
@@ -199,7 +199,7 @@ def _check_temperatures(temperature, temperatures) -> np.ndarray:
     return t
 
 
-class TemperedGibbs(MCMCKernel):
+class TemperedGibbs(CachedFnKernel):
     """Heat-bath block Gibbs on a discrete model, optionally with replica exchange.
 
     ``TemperedGibbs(model, temperature=1.0)`` samples :math:`p(x) \\propto e^{-E(x)/T}` by
@@ -223,6 +223,8 @@ class TemperedGibbs(MCMCKernel):
         mcmc = MCMC(kernel, num_warmup=500, num_samples=2000, num_chains=4, chain_method="vectorized")
         mcmc.run(jax.random.key(0), extra_fields=("energy", "magnetization", "swap_accept"))
     """
+
+    _cached_fns = ("_sample_fn", "_init_fn", "_scan_fn")
 
     def __init__(self, model, temperature=None, temperatures=None, *, store_states: bool = True):
         if not isinstance(model, DiscreteModel):
@@ -383,10 +385,3 @@ class TemperedGibbs(MCMCKernel):
         if self._scan_fn is None:
             self._scan_fn = jax.jit(self._scan, static_argnums=(1, 2))
         return self._scan_fn(state, int(num_steps), tuple(fields))
-
-    def __getstate__(self):
-        state = self.__dict__.copy()
-        state["_sample_fn"] = None
-        state["_init_fn"] = None
-        state["_scan_fn"] = None
-        return state

@@ -16,12 +16,12 @@ import numpy as np
 from jax import lax, random
 from numpyro import handlers
 from numpyro.infer.initialization import init_to_sample, init_to_uniform
-from numpyro.infer.mcmc import MCMCKernel
 from numpyro.infer.util import initialize_model
 from numpyro.util import identity, is_prng_key
 
 from .._checks import check_int, check_positive, check_temperature, is_concrete
 from ..schedules import constant
+from ._common import CachedFnKernel, float_params, split_init_key
 from ._moves import langevin_step
 
 __all__ = ["SGLD", "SGLDState", "sgld_step", "subsample_plates"]
@@ -172,7 +172,7 @@ def _raise_non_finite(step, num_warmup):
     )
 
 
-class SGLD(MCMCKernel):
+class SGLD(CachedFnKernel):
     """Stochastic gradient Langevin dynamics (Welling & Teh 2011) inside ``numpyro.infer.MCMC``.
 
     .. math::
@@ -395,19 +395,12 @@ class SGLD(MCMCKernel):
         )
 
     def init(self, rng_key, num_warmup, init_params=None, model_args=(), model_kwargs=None):
-        vectorized = not is_prng_key(rng_key)
-        if vectorized:
-            rng_key, key_init = jnp.swapaxes(jax.vmap(random.split)(rng_key), 0, 1)
-        else:
-            rng_key, key_init = random.split(rng_key)
+        vectorized, rng_key, key_init = split_init_key(rng_key)
         if self._model is not None:
             init_params = self._init_model(key_init, model_args, model_kwargs, init_params)
         elif init_params is None:
             raise ValueError("SGLD(potential_fn=...) needs `init_params` in MCMC.run.")
-        init_params = jax.tree.map(
-            lambda x: jnp.asarray(x, jnp.result_type(float)) if jnp.issubdtype(jnp.result_type(x), jnp.integer) else jnp.asarray(x),
-            init_params,
-        )
+        init_params = float_params(init_params)
         self._num_warmup = int(num_warmup)
         if vectorized:
             state = jax.vmap(self._init_one)(init_params, rng_key)
@@ -452,8 +445,3 @@ class SGLD(MCMCKernel):
     def sample(self, state, model_args, model_kwargs):
         """One SGLD step from ``state`` (see :func:`sgld_step`)."""
         return self._sample_fn(state, model_args, model_kwargs)
-
-    def __getstate__(self):
-        state = self.__dict__.copy()
-        state["_sample_fn"] = None
-        return state
