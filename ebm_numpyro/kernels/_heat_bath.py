@@ -48,9 +48,12 @@ def choose(bits, thresholds, unit_values=(-1, 1), dtype=jnp.int8):
     return jnp.where(u < thresholds, jnp.asarray(up, dtype), jnp.asarray(down, dtype))
 
 
-def heat_bath_from_bits(bits, field, beta, unit_values=(-1, 1)):
-    """:func:`heat_bath` given the random ``uint32`` words ``bits`` (one per unit, ``field``'s shape)."""
-    return choose(bits, threshold(up_probability(field, beta, unit_values)), unit_values)
+def heat_bath_from_bits(bits, field, beta, unit_values=(-1, 1), dtype=jnp.int8):
+    """:func:`heat_bath` given the random ``uint32`` words ``bits`` (one per unit, ``field``'s shape).
+
+    Units come back as ``dtype`` (``int8`` states; the learning code keeps float units).
+    """
+    return choose(bits, threshold(up_probability(field, beta, unit_values)), unit_values, dtype)
 
 
 def heat_bath(key, field, beta, unit_values=(-1, 1)):

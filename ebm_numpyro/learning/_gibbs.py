@@ -13,38 +13,19 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from ..kernels._heat_bath import choose, heat_bath, threshold, up_probability
+from ..kernels._heat_bath import heat_bath, heat_bath_from_bits
 from ..kernels.gibbs import gibbs_sweep as _kernel_gibbs_sweep
 
 __all__ = [
     "heat_bath",
     "heat_bath_from_bits",
-    "rbm_sample_hidden",
-    "rbm_sample_visible",
     "rbm_gibbs_steps",
     "gibbs_sweep",
     "gibbs_steps",
 ]
 
 
-def heat_bath_from_bits(bits, field, beta, unit_values):
-    """The heat-bath rule of :func:`heat_bath` with its random ``uint32`` ``bits`` given; float units."""
-    return choose(bits, threshold(up_probability(field, beta, unit_values)), unit_values, field.dtype)
-
-
 # --- RBM: the two layers are the blocks --------------------------------------------------------
-def rbm_sample_hidden(key, model, v, beta=1.0):
-    """:math:`h \\sim p(h\\mid v)`, field :math:`W^\\top v + c` (float units)."""
-    field = v @ model.weights + model.hidden_bias
-    return heat_bath(key, field, beta, (0, 1)).astype(field.dtype)
-
-
-def rbm_sample_visible(key, model, h, beta=1.0):
-    """:math:`v \\sim p(v\\mid h)`, field :math:`W h + a` (float units)."""
-    field = h @ model.weights.T + model.visible_bias
-    return heat_bath(key, field, beta, (0, 1)).astype(field.dtype)
-
-
 def rbm_gibbs_steps(key, model, v, num_steps):
     """``num_steps`` block-Gibbs steps v → h → v' (``lax.scan``); returns the last v.
 
@@ -56,8 +37,10 @@ def rbm_gibbs_steps(key, model, v, num_steps):
     bits = jax.random.bits(key, (num_steps,) + v.shape[:-1] + (nh + nv,), jnp.uint32)
 
     def body(v, b):
-        h = heat_bath_from_bits(b[..., :nh], v @ W + c, 1.0, (0, 1))
-        return heat_bath_from_bits(b[..., nh:], h @ W.T + a, 1.0, (0, 1)), None
+        fh = v @ W + c
+        h = heat_bath_from_bits(b[..., :nh], fh, 1.0, (0, 1), fh.dtype)
+        fv = h @ W.T + a
+        return heat_bath_from_bits(b[..., nh:], fv, 1.0, (0, 1), fv.dtype), None
 
     if num_steps == 1:  # CD-1: no loop at all (a one-trip while loop still costs on CPU)
         return body(v, bits[0])[0]
