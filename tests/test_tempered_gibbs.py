@@ -35,7 +35,6 @@ from ebm_numpyro.kernels import (
     swap_acceptance,
     up_probability,
 )
-from ebm_numpyro.kernels._heat_bath import choose, threshold
 from ebm_numpyro.schedules import geometric_ladder
 
 ALPHA = 1e-3  # family-wise false-alarm rate of every statistical test
@@ -161,15 +160,6 @@ def test_heat_bath_probabilities():
     # deterministic limits: p = 1 and p = 0 are exact
     assert np.all(np.asarray(heat_bath(jax.random.key(2), jnp.full((1000,), 1e4), 1.0)) == 1)
     assert np.all(np.asarray(heat_bath(jax.random.key(2), jnp.full((1000,), -1e4), 1.0)) == -1)
-
-
-def test_integer_threshold_is_exact_to_float32():
-    p = jnp.array([0.0, 2.0**-24, 0.25, 1 / 3, 0.5, 1 - 2.0**-24, 1.0])
-    t = np.asarray(threshold(p))
-    np.testing.assert_array_equal(t, np.round(np.asarray(p, np.float64) * 2**24).astype(np.int64))
-    bits = jnp.array([0, 255, (1 << 32) - 1], jnp.uint32)  # u = bits >> 8 = 0, 0, 2^24 - 1
-    np.testing.assert_array_equal(choose(bits, jnp.int32(1)), [1, 1, -1])
-    np.testing.assert_array_equal(choose(bits, jnp.int32(2**24), (0, 1)), [1, 1, 1])
 
 
 def test_swap_acceptance_and_exchange():

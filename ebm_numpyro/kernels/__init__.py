@@ -2,11 +2,11 @@
 
 from .gibbs import TemperedGibbs as TemperedGibbs
 from .gibbs import TemperedGibbsState as TemperedGibbsState
-from .gibbs import gibbs_sweep as gibbs_sweep
-from .gibbs import heat_bath as heat_bath
+from .heat_bath import gibbs_sweep as gibbs_sweep
+from .heat_bath import heat_bath as heat_bath
 from .gibbs import replica_exchange as replica_exchange
 from .gibbs import swap_acceptance as swap_acceptance
-from .gibbs import up_probability as up_probability
+from .heat_bath import up_probability as up_probability
 from .annealing import AnnealingState as AnnealingState
 from .annealing import CyclicAnnealing as CyclicAnnealing
 from .annealing import annealing_step as annealing_step

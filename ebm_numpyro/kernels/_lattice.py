@@ -13,8 +13,8 @@ half sweep is a few shifted copies of a dense ``int8`` array, with no masked-out
 Acceptance table. On the lattice the local field takes five values,
 :math:`f = J n + h` with the neighbour sum :math:`n \\in \\{-4,-2,0,2,4\\}`, so the heat-bath
 probabilities :math:`\\sigma(2\\beta f)` are computed once per sweep and per temperature and
-turned into integer thresholds (:func:`._heat_bath.threshold`); a spin update is then a
-table look-up, one Threefry word and an integer comparison (:func:`._heat_bath.choose`).
+turned into integer thresholds (``heat_bath._threshold``); a spin update is then a
+table look-up, one Threefry word and an integer comparison (``heat_bath._choose``).
 
 Energy for free. Every bond joins a colour-0 and a colour-1 site, so after the colour-1
 half sweep :math:`E = -J\\sum_{i \\in \\text{colour 1}} s_i n_i - h \\sum_i s_i` reuses the
@@ -30,7 +30,7 @@ from jax import lax
 
 from ..models import LatticeIsing
 from . import _random
-from ._heat_bath import choose, threshold, up_probability
+from .heat_bath import _choose, _threshold, up_probability
 
 __all__ = ["supports", "pack", "unpack", "half_neighbour_sum", "thresholds", "sweep"]
 
@@ -95,7 +95,7 @@ def thresholds(model, beta):
     beta = jnp.asarray(beta)
     n = jnp.asarray(NEIGHBOUR_SUMS, model.coupling.dtype)
     field = model.coupling * n + model.field
-    return threshold(up_probability(field, beta[..., None], (-1, 1)))
+    return _threshold(up_probability(field, beta[..., None], (-1, 1)))
 
 
 def sweep(words, model, x, beta, barrier=None):
@@ -119,7 +119,7 @@ def sweep(words, model, x, beta, barrier=None):
 
     def half_sweep(colour, stale, other):
         n = half_neighbour_sum(other, rows, cols, colour)
-        return choose(_random.uniform_bits(words, stale.shape, colour), _select(n, table))
+        return _choose(_random.uniform_bits(words, stale.shape, colour), _select(n, table), (-1, 1), stale.dtype)
 
     if barrier is None and jax.default_backend() != "cpu":
         a = half_sweep(0, a, b)

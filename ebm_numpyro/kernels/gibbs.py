@@ -29,7 +29,7 @@ from .._checks import check_event_shape, check_temperature
 from ..models import DiscreteModel
 from . import _lattice, _random
 from ._common import CachedFnKernel
-from ._heat_bath import choose, heat_bath, heat_bath_from_bits, threshold, up_probability
+from .heat_bath import gibbs_sweep, heat_bath, magnetization as _magnetization, metropolis_from_words, sweep as _sweep, uniform_units, up_probability
 
 __all__ = [
     "heat_bath",
@@ -40,58 +40,6 @@ __all__ = [
     "TemperedGibbsState",
     "TemperedGibbs",
 ]
-
-
-# ----------------------------------------------------------------------------- sweeps
-def _expand(beta, ndim):
-    """Append singleton axes so that per-replica ``beta`` broadcasts against a block's field."""
-    beta = jnp.asarray(beta)
-    return beta.reshape(beta.shape + (1,) * max(ndim - beta.ndim, 0))
-
-
-def _generic_sweep(words, model, x, beta):
-    """Blocks in order; block ``b`` draws its bits from Threefry stream ``b`` of ``words``."""
-    for stream, block in enumerate(model.blocks):  # static: a handful of colour classes
-        field = model.local_field(x, block)
-        bits = _random.uniform_bits(words, field.shape, stream)
-        values = heat_bath_from_bits(bits, field, _expand(beta, field.ndim), model.unit_values)
-        x = model.set_block(x, block, values)
-    return x
-
-
-def _magnetization(model, x, dtype):
-    axes = tuple(range(-len(model.event_shape), 0))
-    return jnp.mean(x.astype(dtype), axis=axes)
-
-
-def _sweep(words, model, x, beta, barrier=None):
-    """One sweep keyed by ``words`` (uint32[2]); returns ``(x, energy, magnetization)``.
-
-    Lattices with even sides take the specialised path of :mod:`._lattice`; ``barrier`` is
-    forwarded to it (see :func:`._lattice.sweep`).
-    """
-    if _lattice.supports(model):
-        return _lattice.sweep(words, model, x, beta, barrier)
-    x = _generic_sweep(words, model, x, beta)
-    energy = model.energy(x)
-    return x, energy, _magnetization(model, x, energy.dtype)
-
-
-def gibbs_sweep(key, model, x, beta=1.0):
-    """One systematic heat-bath sweep: every block of ``model.blocks`` in turn,
-
-    .. math::  x_B \\sim p(x_B \\mid x_{-B}) = \\prod_{i \\in B} p(x_i \\mid x_{-B}),
-               \\qquad p(x_i = \\text{up} \\mid x_{-B}) = \\sigma\\big(\\beta(\\text{up}-\\text{down}) f_i(x)\\big)
-
-    (:func:`heat_bath`). Units of one block are conditionally independent, so the sweep leaves
-    the Boltzmann distribution :math:`p(x) \\propto e^{-\\beta E(x)}` invariant. ``x`` has
-    shape ``batch + model.event_shape``; ``beta`` is a scalar or has shape ``batch`` (one
-    inverse temperature per replica). Returns the new ``int8`` state.
-    """
-    check_event_shape(x, model.event_shape)
-    x = jnp.asarray(x).astype(model.state_dtype)
-    beta = jnp.asarray(beta, jnp.result_type(float))
-    return _sweep(_random.key_words(key), model, x, beta)[0]
 
 
 # ----------------------------------------------------------------------------- swaps
@@ -109,11 +57,12 @@ def swap_acceptance(energies, betas):
     return jnp.exp(jnp.minimum(log_ratio, 0.0))
 
 
-def _replica_exchange(bits, energies, betas, parity):
+def _replica_exchange(words, energies, betas, parity):
     accept = swap_acceptance(energies, betas)
     n = energies.shape[-1]
     attempted = (jnp.arange(n - 1) % 2) == parity
-    swap = attempted & (choose(bits, threshold(accept), (0, 1)) == 1)
+    log_ratio = (betas[..., :-1] - betas[..., 1:]) * (energies[..., :-1] - energies[..., 1:])
+    swap = attempted & metropolis_from_words(words, 0, log_ratio)
     no = jnp.zeros(swap.shape[:-1] + (1,), bool)
     from_above = jnp.concatenate([swap, no], axis=-1)  # slot k takes the replica of k + 1
     from_below = jnp.concatenate([no, swap], axis=-1)  # slot k takes the replica of k - 1
@@ -132,8 +81,7 @@ def replica_exchange(key, energies, betas, parity):
     :math:`a_k` for every pair, attempted or not.
     """
     energies = jnp.asarray(energies)
-    bits = _random.uniform_bits(_random.key_words(key), energies.shape[:-1] + (energies.shape[-1] - 1,), 0)
-    return _replica_exchange(bits, energies, jnp.asarray(betas, energies.dtype), parity)
+    return _replica_exchange(_random.key_words(key), energies, jnp.asarray(betas, energies.dtype), parity)
 
 
 # ----------------------------------------------------------------------------- the kernel
@@ -295,8 +243,7 @@ class TemperedGibbs(CachedFnKernel):
         model, n = self._model, self.num_temperatures
         if x is None:  # uniformly random units, from a Threefry stream the sweeps never use
             words = _random.split_key(rng_key, 3)[1][2]
-            bits = _random.uniform_bits(words, (n,) + tuple(model.event_shape), 0)
-            x = choose(bits, threshold(0.5), model.unit_values)
+            x = uniform_units(words, 0, (n,) + tuple(model.event_shape), model.unit_values, model.state_dtype)
         energies = model.energy(x)
         dtype = energies.dtype
         return TemperedGibbsState(
@@ -336,8 +283,7 @@ class TemperedGibbs(CachedFnKernel):
         energies, magnetizations = energies.astype(dtype), magnetizations.astype(dtype)
         replica_index, accept = state.replica_index, state.swap_accept
         if n > 1:
-            bits = _random.uniform_bits(words[1], (n - 1,), 0)
-            perm, accept = _replica_exchange(bits, energies, betas, state.i % 2)
+            perm, accept = _replica_exchange(words[1], energies, betas, state.i % 2)
             x, energies, magnetizations = x[perm], energies[perm], magnetizations[perm]
             replica_index = replica_index[perm]
         count = (state.i + 1).astype(dtype)

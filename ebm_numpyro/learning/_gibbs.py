@@ -13,12 +13,13 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from ..kernels._heat_bath import heat_bath, heat_bath_from_bits
-from ..kernels.gibbs import gibbs_sweep as _kernel_gibbs_sweep
+from ..kernels import _random
+from ..kernels.heat_bath import gibbs_sweep as _kernel_gibbs_sweep
+from ..kernels.heat_bath import heat_bath, heat_bath_from_words
 
 __all__ = [
     "heat_bath",
-    "heat_bath_from_bits",
+    "heat_bath_from_words",
     "rbm_gibbs_steps",
     "gibbs_sweep",
     "gibbs_steps",
@@ -34,17 +35,17 @@ def rbm_gibbs_steps(key, model, v, num_steps):
     """
     W, a, c = model.weights, model.visible_bias, model.hidden_bias
     nv, nh = W.shape
-    bits = jax.random.bits(key, (num_steps,) + v.shape[:-1] + (nh + nv,), jnp.uint32)
+    words = _random.key_words(key)
 
-    def body(v, b):
+    def body(v, step):
         fh = v @ W + c
-        h = heat_bath_from_bits(b[..., :nh], fh, 1.0, (0, 1), fh.dtype)
+        h = heat_bath_from_words(words, 2 * step, fh, 1.0, (0, 1), fh.dtype)
         fv = h @ W.T + a
-        return heat_bath_from_bits(b[..., nh:], fv, 1.0, (0, 1), fv.dtype), None
+        return heat_bath_from_words(words, 2 * step + 1, fv, 1.0, (0, 1), fv.dtype), None
 
     if num_steps == 1:  # CD-1: no loop at all (a one-trip while loop still costs on CPU)
-        return body(v, bits[0])[0]
-    v, _ = jax.lax.scan(body, v, bits)
+        return body(v, 0)[0]
+    v, _ = jax.lax.scan(body, v, jnp.arange(num_steps, dtype=jnp.uint32))
     return v
 
 
