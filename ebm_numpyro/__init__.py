@@ -22,6 +22,7 @@ from .models import Ising as Ising
 from .models import LatticeIsing as LatticeIsing
 from .models import SparseIsing as SparseIsing
 from .models import WideNarrowWells as WideNarrowWells
+from .potentials import Potential as Potential
 from .potentials import energy_factor as energy_factor
 from .potentials import potential as potential
 from .schedules import geometric_ladder as geometric_ladder

@@ -1,23 +1,33 @@
-"""Schedules: plain functions of the step count ``t`` (optax style), for temperatures and
-step sizes.
+"""Schedules: functions of the step count ``t`` (optax style), for temperatures and step sizes.
 
-Every schedule returned here is a pure ``jax.numpy`` function ``t -> value`` that works on
-Python ints, concrete arrays and tracers alike, so a kernel can call it inside ``jit``.
-Temperature schedules carry a ``base_temperature`` attribute (the lowest temperature they
-reach, i.e. the target at which draws can be read as samples); the cyclical step size of
-cSGLD carries a ``sampling_phase`` attribute (a schedule of booleans).
+A schedule is any function ``t -> value`` written in ``jax.numpy`` (it must work on Python
+ints, concrete arrays and tracers, so that a kernel can call it inside ``jit``). The ones
+built here are :class:`Schedule` objects: callables that also carry their metadata in typed
+fields, ``base_temperature`` (the target temperature of a temperature schedule: the lowest
+it reaches, where draws are read as samples) and ``sampling_phase`` (for cyclical SG-MCMC,
+the schedule of booleans that says which steps sample and which explore).
+
+Every temperature schedule and ladder takes its temperatures in one order, ``(t_min, t_max,
+...)``. Kernels turn a number into :func:`constant` and validate every schedule with
+:func:`check_schedule` before anything is compiled.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
+from typing import Callable
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
 from ._checks import check_int, check_positive, check_temperature, float_dtype
 
 __all__ = [
+    "Schedule",
+    "as_schedule",
+    "check_schedule",
     "geometric_ladder",
     "constant",
     "polynomial_decay",
@@ -42,6 +52,58 @@ def _check_number(value, name):
     return v
 
 
+#: Steps on which :func:`check_schedule` evaluates a schedule before compiling.
+CHECK_STEPS = 10_000
+
+
+@dataclasses.dataclass(frozen=True)
+class Schedule:
+    """A schedule ``t -> value`` with its metadata.
+
+    - **fn** - the function of the step count (``jax.numpy``, works on tracers);
+    - **base_temperature** - for temperature schedules, the target temperature (the lowest
+      one reached); ``None`` for step sizes;
+    - **sampling_phase** - ``t -> bool`` for cyclical SG-MCMC (``False`` on exploration
+      steps, taken without noise); ``None`` means every step samples.
+    """
+
+    fn: Callable
+    base_temperature: float | None = None
+    sampling_phase: Callable | None = None
+
+    def __call__(self, t):
+        return self.fn(t)
+
+
+def as_schedule(value, name: str, check=check_positive) -> Schedule:
+    """A number (validated by ``check(value, name)``) becomes :func:`constant`; a
+    :class:`Schedule` is returned as it is; any other callable is wrapped in one."""
+    if isinstance(value, Schedule):
+        return value
+    if callable(value):
+        return Schedule(value)
+    if np.ndim(value) != 0:
+        raise ValueError(f"`{name}` must be a number or a schedule t -> value; got shape {np.shape(value)}")
+    check(value, name)
+    return constant(_check_number(value, name))
+
+
+def check_schedule(schedule, name: str, num_steps: int = CHECK_STEPS) -> np.ndarray:
+    """Evaluate ``schedule`` on steps ``0..num_steps-1`` (concretely, before compiling) and
+    raise ``ValueError`` naming the first step whose value is not finite and > 0.
+
+    Returns the values (float64) for callers that need, e.g., the minimum temperature.
+    """
+    t = np.arange(num_steps)
+    values = np.asarray(jax.device_get(schedule(jnp.asarray(t))), dtype=np.float64)
+    values = np.broadcast_to(values, t.shape)
+    bad = ~(np.isfinite(values) & (values > 0))
+    if bad.any():
+        k = int(np.argmax(bad))
+        raise ValueError(f"`{name}` schedule must return finite values > 0; step {k} gives {values[k]!r}")
+    return values
+
+
 # ----------------------------------------------------------------------------- step sizes
 
 
@@ -57,8 +119,7 @@ def constant(value):
     def schedule(t):
         return jnp.full(jnp.shape(t), value, float_dtype())
 
-    schedule.base_temperature = value
-    return schedule
+    return Schedule(schedule, base_temperature=value)
 
 
 def polynomial_decay(a, b, gamma):
@@ -80,7 +141,7 @@ def polynomial_decay(a, b, gamma):
     def schedule(t):
         return a * (b + _as_t(t)) ** (-gamma)
 
-    return schedule
+    return Schedule(schedule)
 
 
 def _cycle_position(num_steps, num_cycles):
@@ -119,7 +180,7 @@ def cyclical_sampling_phase(num_steps, num_cycles, exploration_fraction):
     def phase(t):
         return position(t) >= beta
 
-    return phase
+    return Schedule(phase)
 
 
 def cyclical_step_size(initial, num_steps, num_cycles, exploration_fraction=0.0):
@@ -130,7 +191,7 @@ def cyclical_step_size(initial, num_steps, num_cycles, exploration_fraction=0.0)
 
     Each of the ``num_cycles`` (M) cycles of ``num_steps / num_cycles`` steps starts at the
     large ``initial`` step (exploration, :math:`r_t < \\beta`) and decays towards 0 (sampling).
-    The returned schedule has an attribute ``sampling_phase``, the schedule of
+    The returned :class:`Schedule` has ``sampling_phase`` set to
     :func:`cyclical_sampling_phase`; :class:`~ebm_numpyro.SGLD` reads it and switches the
     Langevin noise off during exploration. Past ``num_steps`` the cycles repeat.
     """
@@ -142,20 +203,19 @@ def cyclical_step_size(initial, num_steps, num_cycles, exploration_fraction=0.0)
     def schedule(t):
         return 0.5 * initial * (jnp.cos(jnp.pi * position(t)) + 1.0)
 
-    schedule.sampling_phase = phase
-    return schedule
+    return Schedule(schedule, sampling_phase=phase)
 
 
 # ----------------------------------------------------------------------------- temperatures
 
 
-def _check_range(t_max, t_min):
-    check_temperature(t_max, "t_max")
+def _check_range(t_min, t_max):
     check_temperature(t_min, "t_min")
-    t_max, t_min = float(t_max), float(t_min)
+    check_temperature(t_max, "t_max")
+    t_min, t_max = _check_number(t_min, "t_min"), _check_number(t_max, "t_max")
     if t_min > t_max:
         raise ValueError(f"`t_min` ({t_min}) must be <= `t_max` ({t_max})")
-    return t_max, t_min
+    return t_min, t_max
 
 
 def _plateau_steps(base_fraction, period, most):
@@ -165,7 +225,7 @@ def _plateau_steps(base_fraction, period, most):
     return min(int(math.floor(f * period)), most)
 
 
-def cyclic_cosine(t_max, t_min, period, base_fraction=0.0):
+def cyclic_cosine(t_min, t_max, period, base_fraction=0.0):
     """Cyclic cosine temperature for simulated annealing, period ``P`` steps:
 
     .. math::  T(t) = T_{min} + \\frac{T_{max} - T_{min}}{2}\\Big[1 + \\cos\\Big(\\frac{2\\pi q_t}{P - H}\\Big)\\Big]
@@ -178,7 +238,7 @@ def cyclic_cosine(t_max, t_min, period, base_fraction=0.0):
     ``base_temperature``) at ``t = P/2 + kP``; use an even integer ``period`` so that the
     base temperature is hit exactly on a step.
     """
-    t_max, t_min = _check_range(t_max, t_min)
+    t_min, t_max = _check_range(t_min, t_max)
     check_positive(period, "period")
     period = float(period)
     hold = _plateau_steps(base_fraction, period, max(int(period) - 2, 0))
@@ -190,11 +250,10 @@ def cyclic_cosine(t_max, t_min, period, base_fraction=0.0):
         c = jnp.cos(2.0 * jnp.pi * q / n)
         return t_min + 0.5 * (t_max - t_min) * (1.0 + c)
 
-    schedule.base_temperature = t_min
-    return schedule
+    return Schedule(schedule, base_temperature=t_min)
 
 
-def sawtooth(t_max, t_min, period, base_fraction=0.0):
+def sawtooth(t_min, t_max, period, base_fraction=0.0):
     """Sawtooth temperature: a linear cool-down from :math:`T_{max}` to :math:`T_{min}`,
     an optional plateau at :math:`T_{min}`, then a jump back up; period ``P`` steps:
 
@@ -204,7 +263,7 @@ def sawtooth(t_max, t_min, period, base_fraction=0.0):
     :math:`T_{min}` (the ``base_temperature``). The last ``H + 1`` steps of every period are
     at :math:`T_{min}`. ``period`` is an integer >= 2.
     """
-    t_max, t_min = _check_range(t_max, t_min)
+    t_min, t_max = _check_range(t_min, t_max)
     period = check_int(period, "period", 2)
     hold = _plateau_steps(base_fraction, period, period - 2)
     n_cool = period - 1 - hold
@@ -213,30 +272,24 @@ def sawtooth(t_max, t_min, period, base_fraction=0.0):
         frac = jnp.minimum(jnp.mod(_as_t(t), period) / n_cool, 1.0)
         return t_max - (t_max - t_min) * frac
 
-    schedule.base_temperature = t_min
-    return schedule
+    return Schedule(schedule, base_temperature=t_min)
 
 
-def exponential_cooling(t_start, t_end, num_steps):
-    """Monotone geometric cooling from ``t_start`` to ``t_end`` over ``num_steps`` steps,
-    then constant at ``t_end`` (the ``base_temperature``):
+def exponential_cooling(t_min, t_max, num_steps):
+    """Monotone geometric cooling from ``t_max`` down to ``t_min`` over ``num_steps`` steps,
+    then constant at ``t_min`` (the ``base_temperature``):
 
-    .. math::  T(t) = T_{start}\\,\\big(T_{end}/T_{start}\\big)^{\\min(t, K-1)/(K-1)}
+    .. math::  T(t) = T_{max}\\,\\big(T_{min}/T_{max}\\big)^{\\min(t, K-1)/(K-1)}
     """
-    check_temperature(t_start, "t_start")
-    check_temperature(t_end, "t_end")
-    t_start, t_end = float(t_start), float(t_end)
-    if t_end > t_start:
-        raise ValueError(f"`t_end` ({t_end}) must be <= `t_start` ({t_start}) for cooling")
+    t_min, t_max = _check_range(t_min, t_max)
     num_steps = check_int(num_steps, "num_steps", 2)
-    log_ratio = math.log(t_end / t_start)
+    log_ratio = math.log(t_min / t_max)
 
     def schedule(t):
         frac = jnp.minimum(_as_t(t), num_steps - 1) / (num_steps - 1)
-        return t_start * jnp.exp(log_ratio * frac)
+        return t_max * jnp.exp(log_ratio * frac)
 
-    schedule.base_temperature = t_end
-    return schedule
+    return Schedule(schedule, base_temperature=t_min)
 
 
 # ----------------------------------------------------------------------------- ladders

@@ -1,18 +1,16 @@
 """Heat-bath block Gibbs with optional replica exchange, as a native NumPyro kernel.
 
-The mathematics lives in small pure functions:
+The mathematics lives in small pure functions (BlackJAX's shape: a carried state, a
+returned info):
 
-* :func:`heat_bath` - one block of units drawn from its heat-bath conditional (the one
-  implementation every model, every block and the learning code share);
-* :func:`gibbs_sweep` - one systematic sweep over ``model.blocks`` (checkerboard on lattices,
-  the two layers of an RBM, graph colours otherwise); periodic lattices with even sides take a
-  specialised path (half-lattice layout, integer acceptance table, fused Threefry bits) that
-  draws from exactly the same conditionals;
-* :func:`swap_acceptance` / :func:`replica_exchange` - the parallel-tempering swap move.
+* :func:`~ebm_numpyro.kernels.heat_bath.sweep` - one systematic heat-bath sweep over a
+  model's blocks (the one implementation shared with the learning code);
+* :func:`swap_acceptance` / :func:`replica_exchange` - the parallel-tempering swap move;
+* :func:`tempered_gibbs_step` - ``(key, ReplicaState, model, betas, parity) ->
+  (ReplicaState, ReplicaInfo)``: one sweep of every replica, then one round of swaps.
 
-:class:`TemperedGibbs` is a thin :class:`numpyro.infer.mcmc.MCMCKernel` over them (the
-structure of ``numpyro/infer/sa.py``): one ``sample`` call is one sweep of every replica
-followed by one round of swaps.
+:class:`TemperedGibbs` is a thin :class:`numpyro.infer.mcmc.MCMCKernel` over
+:func:`tempered_gibbs_step` (the structure of ``numpyro/infer/sa.py``).
 """
 
 from __future__ import annotations
@@ -23,26 +21,35 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
-from numpyro.util import is_prng_key
 
-from .._checks import check_event_shape, check_temperature
+from .._checks import check_temperature
 from ..models import DiscreteModel
-from . import _lattice, _random
-from ._common import CachedFnKernel
-from .heat_bath import gibbs_sweep, heat_bath, magnetization as _magnetization, metropolis_from_words, sweep as _sweep, uniform_units, up_probability
+from ..potentials import Potential
+from ..schedules import as_schedule, check_schedule
+from . import _random
+from ._base import EBMKernel, OutputLayout, state_name
+from .heat_bath import metropolis_from_words, sweep, uniform_units
 
 __all__ = [
-    "heat_bath",
-    "up_probability",
-    "gibbs_sweep",
     "swap_acceptance",
     "replica_exchange",
+    "ReplicaState",
+    "ReplicaInfo",
+    "tempered_gibbs_step",
     "TemperedGibbsState",
     "TemperedGibbs",
+    "AUTO_STORE_UNITS",
 ]
+
+#: With ``store_states=None`` the states are kept per draw only up to this many units.
+AUTO_STORE_UNITS = 256
 
 
 # ----------------------------------------------------------------------------- swaps
+def _log_swap_ratio(energies, betas):
+    return (betas[..., :-1] - betas[..., 1:]) * (energies[..., :-1] - energies[..., 1:])
+
+
 def swap_acceptance(energies, betas):
     """Metropolis probability of exchanging the states at neighbouring temperatures:
 
@@ -53,21 +60,18 @@ def swap_acceptance(energies, betas):
     (the ratio :math:`\\pi_k(x_{k+1})\\pi_{k+1}(x_k) / \\pi_k(x_k)\\pi_{k+1}(x_{k+1})`).
     """
     energies, betas = jnp.asarray(energies), jnp.asarray(betas)
-    log_ratio = (betas[..., :-1] - betas[..., 1:]) * (energies[..., :-1] - energies[..., 1:])
-    return jnp.exp(jnp.minimum(log_ratio, 0.0))
+    return jnp.exp(jnp.minimum(_log_swap_ratio(energies, betas), 0.0))
 
 
 def _replica_exchange(words, energies, betas, parity):
-    accept = swap_acceptance(energies, betas)
     n = energies.shape[-1]
     attempted = (jnp.arange(n - 1) % 2) == parity
-    log_ratio = (betas[..., :-1] - betas[..., 1:]) * (energies[..., :-1] - energies[..., 1:])
-    swap = attempted & metropolis_from_words(words, 0, log_ratio)
+    swap = attempted & metropolis_from_words(words, 0, _log_swap_ratio(energies, betas))
     no = jnp.zeros(swap.shape[:-1] + (1,), bool)
     from_above = jnp.concatenate([swap, no], axis=-1)  # slot k takes the replica of k + 1
     from_below = jnp.concatenate([no, swap], axis=-1)  # slot k takes the replica of k - 1
     perm = jnp.arange(n) + from_above.astype(jnp.int32) - from_below.astype(jnp.int32)
-    return perm, accept
+    return perm, swap_acceptance(energies, betas)
 
 
 def replica_exchange(key, energies, betas, parity):
@@ -84,57 +88,107 @@ def replica_exchange(key, energies, betas, parity):
     return _replica_exchange(_random.key_words(key), energies, jnp.asarray(betas, energies.dtype), parity)
 
 
+# ----------------------------------------------------------------------------- the step
+class ReplicaState(NamedTuple):
+    """What :func:`tempered_gibbs_step` carries, for ``n`` temperature slots.
+
+    - **x** - units of every slot, shape ``(n,) + event_shape``; ``x[0]`` is at the target.
+    - **energies** - :math:`E(x_k)`, shape ``(n,)``.
+    - **replica_index** - ``int32`` id of the replica at each slot (numbered by starting slot).
+    """
+
+    x: Any
+    energies: Any
+    replica_index: Any
+
+
+class ReplicaInfo(NamedTuple):
+    """Per-step diagnostics of :func:`tempered_gibbs_step` (not carried).
+
+    - **magnetizations** - mean unit value of every slot's state, shape ``(n,)``.
+    - **swap_accept** - :func:`swap_acceptance` of every neighbouring pair after the sweep,
+      shape ``(n - 1,)`` (attempted or not).
+    """
+
+    magnetizations: Any
+    swap_accept: Any
+
+
+def tempered_gibbs_step(words, state: ReplicaState, model, betas, parity, barrier=None):
+    """One heat-bath sweep of every slot at its :math:`\\beta_k`, then swaps of the pairs
+    :math:`(k, k+1)`, :math:`k \\equiv` ``parity`` (mod 2) (:func:`replica_exchange`).
+
+    ``words`` is a ``(2, 2)`` array of Threefry key words (sweep, swaps). The sweep leaves
+    every :math:`p_k(x) \\propto e^{-\\beta_k E(x)}` invariant and the swaps leave their
+    product invariant. ``barrier`` is the CPU fusion barrier of the lattice path
+    (:func:`ebm_numpyro.kernels.heat_bath.sweep`). Returns ``(ReplicaState, ReplicaInfo)``.
+    """
+    dtype = state.energies.dtype
+    x, energies, mags = sweep(words[0], model, state.x, betas, barrier)
+    energies, mags = energies.astype(dtype), mags.astype(dtype)
+    replica_index = state.replica_index
+    if betas.shape[-1] > 1:
+        perm, accept = _replica_exchange(words[1], energies, betas, parity)
+        x, energies, mags, replica_index = x[perm], energies[perm], mags[perm], replica_index[perm]
+    else:
+        accept = jnp.zeros((0,), dtype)
+    return ReplicaState(x, energies, replica_index), ReplicaInfo(mags, accept)
+
+
 # ----------------------------------------------------------------------------- the kernel
 class TemperedGibbsState(NamedTuple):
     """State of :class:`TemperedGibbs` for one chain (a leading chain axis is added to every
     field under ``chain_method="vectorized"``). ``n`` is the number of temperatures.
 
     - **i** - iteration counter; the swap round after sweep ``i`` tries the pairs
-      ``(k, k+1)`` with ``k ≡ i (mod 2)``.
-    - **x** - ``int8`` units of every temperature slot, shape ``(n,) + event_shape``;
-      ``x[k]`` is at ``temperatures[k]`` (``x[0]`` at the target temperature).
-    - **z** - the sample (``sample_field``): ``x[0]``, or the energy of ``x[0]`` when the
-      kernel was built with ``store_states=False``.
-    - **energy** - :math:`E(x_0)`, energy of the target-temperature state.
-    - **magnetization** - mean unit value of ``x[0]`` (mean spin, or fraction of units on).
-    - **energies** - :math:`E(x_k)` at every slot, shape ``(n,)``.
-    - **swap_accept** - Metropolis probability :math:`\\min(1, e^{(\\beta_k-\\beta_{k+1})(E_k-E_{k+1})})`
-      of every neighbouring pair, shape ``(n - 1,)``, evaluated after each sweep for all pairs
-      (including those not attempted in that round).
-    - **replica_index** - ``int32`` id of the replica at each slot, shape ``(n,)``; replicas are
-      numbered by their starting slot (used to count round trips along the ladder).
-    - **mean_swap_accept** - running mean of ``swap_accept`` since the start (progress bar).
+      ``(k, k+1)`` with ``k ≡ i (mod 2)``; a temperature schedule is evaluated at ``i``.
+    - **replicas** - the carried :class:`ReplicaState` (units, energies, replica ids of every slot).
+    - **z** - the sample (``sample_field``): a dict with ``physical_energy`` and
+      ``magnetization`` of the target state, plus the state itself under ``spins`` (±1) or
+      ``units`` ({0,1}) when states are stored.
+    - **potential_energy** - NumPyro's :math:`U/T` of the target state, :math:`E(x_0)/T_0`
+      (ArviZ reports ``lp = -potential_energy``).
+    - **physical_energy** - :math:`E(x_0)`; **magnetization** - mean unit value of ``x[0]``.
+    - **energies** - :math:`E(x_k)` of every slot; **replica_index** - replica id of every slot.
+    - **swap_accept** - :func:`swap_acceptance` of every pair after the last sweep, shape ``(n - 1,)``.
+    - **mean_swap_accept** - running mean of ``swap_accept`` (progress bar).
     - **rng_key** - random key; replaced when resuming from ``post_warmup_state``.
     """
 
     i: Any
-    x: Any
+    replicas: ReplicaState
     z: Any
-    energy: Any
+    potential_energy: Any
+    physical_energy: Any
     magnetization: Any
     energies: Any
-    swap_accept: Any
     replica_index: Any
+    swap_accept: Any
     mean_swap_accept: Any
     rng_key: Any
 
 
-def _check_temperatures(temperature, temperatures) -> np.ndarray:
+def _check_ladder(temperature, temperatures):
+    """``(ladder or None, schedule or None)`` from the two temperature arguments."""
     if temperature is not None and temperatures is not None:
         raise ValueError(
-            "pass either `temperature` (one temperature: plain heat-bath Gibbs) or "
+            "pass either `temperature` (a number or a schedule: plain heat-bath Gibbs) or "
             "`temperatures` (a ladder, e.g. ebm.geometric_ladder(t_min, t_max, n): replica "
             "exchange), not both"
         )
     if temperatures is None:
         t = 1.0 if temperature is None else temperature
+        if callable(t):
+            schedule = as_schedule(t, "temperature")
+            check_schedule(schedule, "temperature")
+            return None, schedule
         if np.ndim(t) != 0:
             raise ValueError(
-                f"`temperature` must be a scalar; got shape {np.shape(t)} "
+                f"`temperature` must be a number or a schedule; got shape {np.shape(t)} "
                 "(use `temperatures=` for a ladder)"
             )
         check_temperature(t, "temperature")
-        return np.asarray([float(t)])
+        return np.asarray([float(t)]), None
     t = np.asarray(temperatures, dtype=np.float64)
     if t.ndim != 1 or t.size == 0:
         raise ValueError(f"`temperatures` must be a non-empty 1-D ladder; got shape {t.shape}")
@@ -144,92 +198,143 @@ def _check_temperatures(temperature, temperatures) -> np.ndarray:
             "`temperatures` must be strictly increasing, target (lowest) temperature first; "
             f"got {t.tolist()}"
         )
-    return t
+    return t, None
 
 
-class TemperedGibbs(CachedFnKernel):
-    """Heat-bath block Gibbs on a discrete model, optionally with replica exchange.
+class TemperedGibbs(EBMKernel):
+    """Heat-bath block Gibbs on a discrete energy model, optionally with replica exchange.
 
-    ``TemperedGibbs(model, temperature=1.0)`` samples :math:`p(x) \\propto e^{-E(x)/T}` by
-    systematic block sweeps (:func:`gibbs_sweep`). ``TemperedGibbs(model,
-    temperatures=ladder)`` runs one replica per temperature :math:`T_0 < T_1 < \\dots` and
-    after every sweep proposes swaps between neighbouring temperatures
-    (:func:`replica_exchange`, even and odd pairs alternately). The samples are the states at
-    :math:`T_0`, the target.
+    ``TemperedGibbs(potential_fn=ebm.potential(model), temperature=T)`` samples
+    :math:`p(x) \\propto e^{-U(x)/T}` by systematic block sweeps (checkerboard on lattices,
+    the two layers of an RBM, graph colours otherwise); ``temperature`` may also be a
+    schedule ``t -> T`` (annealed Gibbs). ``temperatures=ladder`` runs one replica per
+    temperature :math:`T_0 < T_1 < \\dots` and after every sweep proposes swaps between
+    neighbouring temperatures (even and odd pairs alternately). The samples are the states at
+    :math:`T_0`, the target. With :math:`U = E/T_U` (the potential's own temperature) the
+    target is :math:`e^{-E/(T_U T_0)}`.
 
-    ``store_states=False`` makes the sample field the target energy instead of the state, so
-    that collecting ``energy``/``magnetization`` costs a few bytes per draw. Extra fields for
-    ``MCMC.run(extra_fields=...)``: ``"energy"``, ``"magnetization"``, ``"swap_accept"``,
-    ``"replica_index"``, ``"energies"`` and ``"x"`` (every slot's state); see
-    :class:`TemperedGibbsState`. ``init_params`` gives starting units per chain, of shape
-    ``event_shape`` (every temperature) or ``(n_temperatures,) + event_shape``.
+    :param potential_fn: an :class:`~ebm_numpyro.Potential` of a discrete model
+        (``ebm.potential(ising)``), which gives the sampler the model's local fields.
+    :param model: reserved for NumPyro models with discrete sites (not supported yet).
+    :param store_states: keep the target state in every draw (``True``), never (``False``:
+        only ``physical_energy`` and ``magnetization``, a few bytes per draw), or ``None``
+        (default): keep it when the model has at most ``AUTO_STORE_UNITS`` (256) units. Use
+        ``MCMC(thinning=k)`` to keep every k-th draw, or ``extra_fields=("x",)`` for every slot.
+
+    Samples (``mcmc.get_samples()``): a dict with ``physical_energy`` (:math:`E(x_0)`),
+    ``magnetization`` and, when stored, ``spins`` / ``units``. Extra fields for
+    ``MCMC.run(extra_fields=...)``: ``potential_energy``, ``physical_energy``,
+    ``magnetization``, ``energies``, ``swap_accept``, ``replica_index``, ``x``
+    (see :class:`TemperedGibbsState`). ``init_params`` gives starting units per chain, of
+    shape ``event_shape`` (every temperature) or ``(n_temperatures,) + event_shape``; without
+    it every slot starts uniformly at random.
 
     **Example**::
 
         lattice = ebm.Ising.square_lattice(32)
-        kernel = ebm.TemperedGibbs(lattice, temperatures=ebm.geometric_ladder(1.8, 3.5, 8))
+        kernel = ebm.TemperedGibbs(potential_fn=ebm.potential(lattice),
+                                   temperatures=ebm.geometric_ladder(1.8, 3.5, 8))
         mcmc = MCMC(kernel, num_warmup=500, num_samples=2000, num_chains=4, chain_method="vectorized")
-        mcmc.run(jax.random.key(0), extra_fields=("energy", "magnetization", "swap_accept"))
+        mcmc.run(jax.random.key(0), extra_fields=("swap_accept", "replica_index"))
+        mcmc.print_summary()
     """
 
-    _cached_fns = ("_sample_fn", "_init_fn", "_scan_fn")
+    _cached_fns = ("_sample_fn", "_scan_fn")
+    _accepts_model = False
 
-    def __init__(self, model, temperature=None, temperatures=None, *, store_states: bool = True):
-        if not isinstance(model, DiscreteModel):
+    def __init__(self, model=None, potential_fn=None, *, temperature=None, temperatures=None,
+                 store_states: bool | None = None):
+        super().__init__(model, potential_fn)
+        energy_model = self.energy_model
+        if not isinstance(energy_model, DiscreteModel):
             raise ValueError(
-                "`model` must be a discrete model (Ising, LatticeIsing, SparseIsing, "
-                f"BoltzmannMachine or RBM); got {type(model).__name__}. Continuous models are "
-                "sampled with SGLD or CyclicAnnealing."
+                "TemperedGibbs: `potential_fn` must be `ebm.potential(model)` of a discrete model "
+                "(Ising, LatticeIsing, SparseIsing, BoltzmannMachine or RBM); got "
+                f"{type(energy_model if isinstance(potential_fn, Potential) else potential_fn).__name__}. "
+                "Continuous models are sampled with SGLD or CyclicAnnealing."
             )
-        self._model = model
-        self._temperatures = _check_temperatures(temperature, temperatures)
+        self._temperatures, self._schedule = _check_ladder(temperature, temperatures)
+        if store_states not in (None, True, False):
+            raise ValueError(f"`store_states` must be True, False or None (automatic); got {store_states!r}")
+        if store_states is None:
+            store_states = energy_model.num_units <= AUTO_STORE_UNITS
         self._store_states = bool(store_states)
-        self._sample_fn = None
-        self._init_fn = None
         self._scan_fn = None
 
-    # -- properties read by MCMC and the diagnostics ------------------------------
-    @property
-    def model(self):
-        return self._model
-
+    # -- properties read by MCMC and the diagnostics ------------------------------------
     @property
     def temperatures(self) -> np.ndarray:
-        """The ladder (float64), target temperature first; one entry without a ladder."""
+        """The ladder (float64), target temperature first; one entry without a ladder (the
+        schedule's ``base_temperature`` for a schedule)."""
+        if self._schedule is not None:
+            return np.asarray([self._schedule.base_temperature or np.nan])
         return self._temperatures.copy()
 
     @property
     def num_temperatures(self) -> int:
-        return int(self._temperatures.size)
+        return 1 if self._schedule is not None else int(self._temperatures.size)
 
     @property
     def store_states(self) -> bool:
         return self._store_states
 
     @property
-    def sample_field(self):
-        return "z"
+    def state_name(self) -> str:
+        """Name of the state in the samples: ``spins`` (±1 units) or ``units`` ({0,1})."""
+        return state_name(self.energy_model)
 
     @property
     def default_fields(self):
         return ("z",)
 
     def get_diagnostics_str(self, state):
-        msg = f"energy {float(np.mean(np.asarray(state.energy))):.5g}"
+        msg = f"E {float(np.mean(np.asarray(state.physical_energy))):.5g}"
         if self.num_temperatures > 1:
             msg += f", swap acc. {float(np.mean(np.asarray(state.mean_swap_accept))):.2f}"
         return msg
 
-    # -- init ---------------------------------------------------------------------
-    def _initial_units(self, init_params, num_chains):
-        model, n = self._model, self.num_temperatures
+    def output_layout(self) -> OutputLayout:
+        base = super().output_layout()
+        event = base.dims[self.state_name]
+        temps = self.temperatures * self.potential_temperature
+        dims = {
+            **base.dims,
+            "x": ("temperature",) + event,
+            "energies": ("temperature",),
+            "replica_index": ("temperature",),
+            "swap_accept": ("pair",),
+        }
+        coords = {
+            **base.coords,
+            "temperature": temps,
+            "pair": np.arange(temps.size - 1),
+            "temperature_low": ("pair", temps[:-1]),
+            "temperature_high": ("pair", temps[1:]),
+        }
+        return OutputLayout(dims, coords, {"temperature": float(temps[0])}, base.sample_name)
+
+    # -- init ---------------------------------------------------------------------------
+    def init(self, rng_key, num_warmup, init_params=None, model_args=(), model_kwargs=None):
+        """Initial state: ``init_params`` (validated) or uniformly random units per slot.
+
+        ``rng_key`` is one key, or a batch of keys under ``chain_method="vectorized"``
+        (then ``init_params`` carries a leading chain axis).
+        """
+        if init_params is None:  # the base class asks for init_params with a potential_fn
+            init_params = _RANDOM_START
+        return super().init(rng_key, num_warmup, init_params, model_args, model_kwargs)
+
+    def _prepare_init_params(self, init_params, vectorized):
+        if init_params is _RANDOM_START:
+            return None
+        model, n = self.energy_model, self.num_temperatures
         x = jnp.asarray(init_params)
         model.validate_state(x, "init_params")
         event = tuple(model.event_shape)
         lead = tuple(x.shape[: x.ndim - len(event)])
-        chains = () if num_chains is None else (num_chains,)
+        chains = lead[:1] if vectorized else ()
         if lead not in (chains, chains + (n,)):
-            where = "" if num_chains is None else f"a leading axis of {num_chains} chains, then "
+            where = "a leading chain axis, then " if vectorized else ""
             raise ValueError(
                 f"`init_params` must have shape {chains + event} (one start for every "
                 f"temperature) or {chains + (n,) + event} (one per temperature), i.e. {where}"
@@ -239,80 +344,59 @@ class TemperedGibbs(CachedFnKernel):
             x = jnp.expand_dims(x, len(chains))
         return jnp.broadcast_to(x, chains + (n,) + event).astype(model.state_dtype)
 
-    def _init_one(self, rng_key, x):
-        model, n = self._model, self.num_temperatures
+    def _betas(self, i, dtype):
+        scale = self.potential_temperature
+        if self._schedule is not None:
+            return (1.0 / (scale * jnp.asarray(self._schedule(i), dtype)))[None]
+        return jnp.asarray(1.0 / (scale * self._temperatures), dtype)
+
+    def _observe(self, i, replicas, mags, accept, mean_accept, rng_key):
+        """The kernel state around a :class:`ReplicaState` (samples and extra fields)."""
+        e0 = replicas.energies[0]
+        z = {"physical_energy": e0, "magnetization": mags[0]}
+        if self._store_states:
+            z[self.state_name] = replicas.x[0]
+        beta0 = self._betas(jnp.maximum(i - 1, 0), e0.dtype)[0]
+        return TemperedGibbsState(
+            i, replicas, z, e0 * beta0, e0, mags[0], replicas.energies, replicas.replica_index,
+            accept, mean_accept, rng_key,
+        )
+
+    def _init_chain(self, rng_key, x, potential):
+        model, n = self.energy_model, self.num_temperatures
         if x is None:  # uniformly random units, from a Threefry stream the sweeps never use
             words = _random.split_key(rng_key, 3)[1][2]
             x = uniform_units(words, 0, (n,) + tuple(model.event_shape), model.unit_values, model.state_dtype)
         energies = model.energy(x)
         dtype = energies.dtype
-        return TemperedGibbsState(
-            i=jnp.zeros((), jnp.int32),
-            x=x,
-            z=x[0] if self._store_states else energies[0],
-            energy=energies[0],
-            magnetization=_magnetization(model, x[0], dtype),
-            energies=energies,
-            swap_accept=jnp.zeros((n - 1,), dtype),
-            replica_index=jnp.arange(n, dtype=jnp.int32),
-            mean_swap_accept=jnp.zeros((n - 1,), dtype),
-            rng_key=rng_key,
-        )
+        mags = jnp.mean(x.reshape(n, -1).astype(dtype), axis=-1)
+        replicas = ReplicaState(x, energies, jnp.arange(n, dtype=jnp.int32))
+        zeros = jnp.zeros((n - 1,), dtype)
+        return self._observe(jnp.zeros((), jnp.int32), replicas, mags, zeros, zeros, rng_key)
 
-    def init(self, rng_key, num_warmup, init_params=None, model_args=(), model_kwargs=None):
-        """Initial state: ``init_params`` (validated) or a uniformly random state per replica.
-
-        ``rng_key`` is one key, or a batch of keys under ``chain_method="vectorized"``
-        (then ``init_params`` carries a leading chain axis).
-        """
-        batched = not is_prng_key(rng_key)
-        num_chains = jnp.shape(rng_key)[0] if batched else None
-        x = None if init_params is None else self._initial_units(init_params, num_chains)
-        self._sample_fn = self.sample
-        if self._init_fn is None:  # compiled once per kernel: (one chain, a batch of chains)
-            self._init_fn = (jax.jit(self._init_one), jax.jit(jax.vmap(self._init_one)))
-        return self._init_fn[batched](rng_key, x)
-
-    # -- one step -----------------------------------------------------------------
-    def _sample_one(self, state, barrier):
-        model, n = self._model, self.num_temperatures
-        dtype = state.energies.dtype
-        betas = jnp.asarray(1.0 / self._temperatures, dtype)
+    # -- one step -----------------------------------------------------------------------
+    def _step_chain(self, state, potential, barrier=None):
         rng_key, words = _random.split_key(state.rng_key, 2)
-        x, energies, magnetizations = _sweep(words[0], model, state.x, betas, barrier)
-        energies, magnetizations = energies.astype(dtype), magnetizations.astype(dtype)
-        replica_index, accept = state.replica_index, state.swap_accept
-        if n > 1:
-            perm, accept = _replica_exchange(words[1], energies, betas, state.i % 2)
-            x, energies, magnetizations = x[perm], energies[perm], magnetizations[perm]
-            replica_index = replica_index[perm]
-        count = (state.i + 1).astype(dtype)
-        return TemperedGibbsState(
-            i=state.i + 1,
-            x=x,
-            z=x[0] if self._store_states else energies[0],
-            energy=energies[0],
-            magnetization=magnetizations[0],
-            energies=energies,
-            swap_accept=accept,
-            replica_index=replica_index,
-            mean_swap_accept=state.mean_swap_accept + (accept - state.mean_swap_accept) / count,
-            rng_key=rng_key,
-        )
+        betas = self._betas(state.i, state.energies.dtype)
+        replicas, info = tempered_gibbs_step(words, state.replicas, self.energy_model, betas, state.i % 2, barrier)
+        count = (state.i + 1).astype(state.energies.dtype)
+        mean_accept = state.mean_swap_accept + (info.swap_accept - state.mean_swap_accept) / count
+        return self._observe(state.i + 1, replicas, info.magnetizations, info.swap_accept, mean_accept, rng_key)
 
-    def sample(self, state, model_args=(), model_kwargs=None):
-        """One sweep of every replica, then one round of swaps (batched states: every chain)."""
-        # The CPU lattice sweep's fusion barrier (see ._lattice.sweep) needs a predicate that
-        # is always true, unknown to the compiler and not batched over chains: i | 1 is odd.
-        batched = jnp.ndim(state.i) > 0
-        barrier = None
-        if jax.default_backend() == "cpu":
-            barrier = ((state.i[0] if batched else state.i) | 1) != 0
-        if not batched:
-            return self._sample_one(state, barrier)
-        return jax.vmap(self._sample_one, (0, None))(state, barrier)
+    def _make_sample_fn(self, vectorized):
+        def sample_fn(state, model_args=(), model_kwargs=None):
+            # The CPU lattice sweep's fusion barrier (heat_bath.sweep) needs a predicate that
+            # is always true, unknown to the compiler and not batched: i | 1 is odd.
+            barrier = None
+            if jax.default_backend() == "cpu":
+                barrier = ((state.i[0] if vectorized else state.i) | 1) != 0
+            if vectorized:
+                return jax.vmap(lambda s: self._step_chain(s, None, barrier))(state)
+            return self._step_chain(state, None, barrier)
 
-    # -- the kernel's own loop ----------------------------------------------------
+        return sample_fn
+
+    # -- the kernel's own loop ----------------------------------------------------------
     def _scan(self, state, num_steps, fields):
         def body(s, _):
             s = self.sample(s)
@@ -321,13 +405,15 @@ class TemperedGibbs(CachedFnKernel):
         last, traces = lax.scan(body, state, None, length=num_steps)
         return last, dict(zip(fields, traces))
 
-    def scan(self, state, num_steps: int, fields=("energy", "magnetization")):
+    def scan(self, state, num_steps: int, fields=("physical_energy", "magnetization")):
         """Run ``num_steps`` steps from ``state`` in one jitted ``lax.scan``, outside ``MCMC``.
 
         Returns ``(last_state, traces)`` with ``traces[f]`` of shape ``(num_steps,) + shape``
-        of field ``f`` (after the chain axis of a vectorized state). Handy for benchmarks and
-        for custom loops; ``MCMC`` does the same plus its own bookkeeping.
+        of field ``f`` (after the chain axis of a vectorized state). Call ``init`` first.
         """
         if self._scan_fn is None:
             self._scan_fn = jax.jit(self._scan, static_argnums=(1, 2))
         return self._scan_fn(state, int(num_steps), tuple(fields))
+
+
+_RANDOM_START = object()

@@ -1,14 +1,17 @@
 """Stochastic gradient Langevin dynamics (Welling & Teh 2011) as a NumPyro ``MCMCKernel``.
 
-The functional core is :func:`sgld_step` (one step on a carried :class:`SGLDState`); the
-class :class:`SGLD` is a thin adapter that builds the stochastic gradient either from a
-NumPyro model with a subsample plate or from a user ``potential_fn(params, batch)``.
+The functional core is :func:`sgld_step` (BlackJAX's shape: ``(key, state, gradient
+estimator, params, preconditioner) -> (state, info)``); the preconditioner is an object
+chosen when the kernel is built (:class:`Identity`, :class:`RMSProp`). :class:`SGLD` is a
+thin adapter that builds the stochastic gradient either from a NumPyro model with a
+subsample plate or from a user ``potential_fn(params, batch)``.
 """
 
 from __future__ import annotations
 
 import functools
-from collections import namedtuple
+import warnings
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -17,44 +20,98 @@ from jax import lax, random
 from numpyro import handlers
 from numpyro.infer.initialization import init_to_sample, init_to_uniform
 from numpyro.infer.util import initialize_model
-from numpyro.util import identity, is_prng_key
+from numpyro.util import is_prng_key
 
 from .._checks import check_int, check_positive, check_temperature, is_concrete
-from ..schedules import constant
-from ._common import CachedFnKernel, float_params, split_init_key
+from ..schedules import as_schedule, check_schedule
+from ._base import EBMKernel
 from ._moves import langevin_step
 
-__all__ = ["SGLD", "SGLDState", "sgld_step", "subsample_plates"]
-
-SGLDState = namedtuple(
-    "SGLDState",
-    ["i", "z", "potential_energy", "step_size", "temperature", "sampling_phase", "second_moment", "rng_key"],
-)
-"""State of :class:`SGLD` (one chain; every field gains a leading chain axis when vectorized).
-
-- **i** - number of steps taken so far (warm-up included); schedules are evaluated at ``i``.
-- **z** - current position (a dict of unconstrained sites for a model, else the pytree of
-  ``init_params``).
-- **potential_energy** - minibatch estimate of :math:`U(z)` evaluated before the last move.
-- **step_size** - :math:`\\varepsilon` used by the last move.
-- **temperature** - :math:`T` used by the last move.
-- **sampling_phase** - whether the last move was a sampling step (``False``: an exploration
-  step of cyclical SG-MCMC, taken without noise).
-- **second_moment** - RMSprop running average :math:`V` of the squared stochastic gradient
-  (pSGLD); ``()`` without preconditioning.
-- **rng_key** - random key for the next step.
-"""
+__all__ = ["SGLD", "SGLDState", "SGLDParams", "SGLDInfo", "Identity", "RMSProp", "sgld_step", "subsample_plates"]
 
 _SUBSAMPLE_KWARG = "_ebm_subsample_indices"
-_SCHEDULE_CHECK_STEPS = 10_000
+
+
+class SGLDState(NamedTuple):
+    """State of :class:`SGLD` (one chain; every field gains a leading chain axis when vectorized).
+
+    - **i** - number of steps taken so far (warm-up included); schedules are evaluated at ``i``.
+    - **z** - current position (a dict of unconstrained sites for a model, else the pytree of
+      ``init_params``).
+    - **potential_energy** - minibatch estimate of :math:`U(z)` at the position before the last move.
+    - **step_size** - :math:`\\varepsilon` of the last move; **temperature** - its :math:`T`.
+    - **sampling_phase** - whether the last move sampled (``False``: an exploration step of
+      cyclical SG-MCMC, taken without noise).
+    - **second_moment** - preconditioner state (RMSprop's running average of the squared
+      gradient; ``()`` without preconditioning).
+    - **diverging** - whether the last proposed move was non-finite (NaN or infinite
+      gradient); the chain then stays where it was.
+    - **rng_key** - random key for the next step.
+    """
+
+    i: Any
+    z: Any
+    potential_energy: Any
+    step_size: Any
+    temperature: Any
+    sampling_phase: Any
+    second_moment: Any
+    diverging: Any
+    rng_key: Any
+
+
+class SGLDParams(NamedTuple):
+    """Schedule values of one step: ``step_size`` :math:`\\varepsilon`, ``temperature`` T,
+    ``sampling_phase`` (False: no noise)."""
+
+    step_size: Any
+    temperature: Any
+    sampling_phase: Any
+
+
+class SGLDInfo(NamedTuple):
+    """Per-step output of :func:`sgld_step`: ``potential_energy`` (the minibatch estimate
+    :math:`\\hat U` before the move) and ``finite`` (whether the proposed position is finite)."""
+
+    potential_energy: Any
+    finite: Any
+
+
+class Identity(NamedTuple):
+    """No preconditioning: :math:`G = I`."""
+
+    def init(self, z):
+        return ()
+
+    def update(self, second_moment, grad):
+        return (), None
+
+
+class RMSProp(NamedTuple):
+    """RMSprop preconditioner of pSGLD (Li et al. 2016):
+
+    .. math::  V_t = \\alpha V_{t-1} + (1-\\alpha)\\,\\nabla\\hat U\\odot\\nabla\\hat U,\\qquad
+               G_t = 1/(\\lambda + \\sqrt{V_t})
+
+    (the :math:`\\Gamma` correction term is dropped, as in their experiments).
+    """
+
+    decay: float = 0.99
+    epsilon: float = 1e-5
+
+    def init(self, z):
+        return jax.tree.map(jnp.zeros_like, z)
+
+    def update(self, second_moment, grad):
+        v = jax.tree.map(lambda v, g: self.decay * v + (1.0 - self.decay) * g * g, second_moment, grad)
+        return v, jax.tree.map(lambda v: 1.0 / (self.epsilon + jnp.sqrt(v)), v)
 
 
 # --------------------------------------------------------------------------- functional core
 
 
-def sgld_step(state, key_batch, key_noise, potential_and_grad, step_size_fn, temperature_fn,
-              phase_fn, preconditioning=None, rmsprop_decay=0.99, rmsprop_epsilon=1e-5):
-    """One SGLD step (Welling & Teh 2011), optionally RMSprop-preconditioned (pSGLD, Li et al. 2016).
+def sgld_step(key, state, grad_estimator, params: SGLDParams, preconditioner=Identity()):
+    """One SGLD step (Welling & Teh 2011), optionally preconditioned (pSGLD, Li et al. 2016).
 
     With :math:`\\hat U` an unbiased minibatch estimate of the potential
     :math:`U(\\theta) = -\\log p(\\theta) - \\sum_{n=1}^N \\log p(x_n\\mid\\theta)`:
@@ -65,34 +122,28 @@ def sgld_step(state, key_batch, key_noise, potential_and_grad, step_size_fn, tem
 
     i.e. :math:`\\theta + (\\varepsilon/2)\\nabla\\log\\tilde p + N(0, \\varepsilon T)` for ``G = I``.
     BlackJAX's ``sgld`` uses :math:`\\theta + \\epsilon\\nabla\\log\\tilde p + \\sqrt{2T\\epsilon}\\,\\xi`,
-    so its :math:`\\epsilon` equals our :math:`\\varepsilon/2`. With RMSprop,
-    :math:`V_t = \\alpha V_{t-1} + (1-\\alpha)\\nabla\\hat U\\odot\\nabla\\hat U` and
-    :math:`G_t = 1/(\\lambda + \\sqrt{V_t})` (the :math:`\\Gamma` correction term of Li et al.
-    is dropped, as in their experiments). In the exploration phase of cSGLD the noise is
-    switched off. ``potential_and_grad(key, z) -> (U_hat, grad)`` draws its own minibatch
-    with ``key_batch``; ``key_noise`` drives the Langevin noise.
+    so its :math:`\\epsilon` equals our :math:`\\varepsilon/2`. In the exploration phase of
+    cSGLD (``params.sampling_phase`` False) the noise is switched off.
+    ``grad_estimator(key, z) -> (U_hat, grad)`` draws its own minibatch.
 
-    Returns ``(new_state, finite)`` where ``finite`` says whether the new position is finite
-    (a NaN or infinite gradient always shows up there in the same step).
+    A non-finite proposal (a NaN or infinite gradient always shows up in the new position) is
+    not taken: the chain stays at ``state.z`` and ``state.diverging`` is set.
+    Returns ``(new_state, SGLDInfo)``.
     """
-    pe, grad = potential_and_grad(key_batch, state.z)
-    eps = step_size_fn(state.i)
-    temp = temperature_fn(state.i)
-    phase = phase_fn(state.i)
-    second_moment = state.second_moment
-    precond = None
-    if preconditioning == "rmsprop":
-        second_moment = jax.tree.map(
-            lambda v, g: rmsprop_decay * v + (1.0 - rmsprop_decay) * g * g, second_moment, grad
-        )
-        precond = jax.tree.map(lambda v: 1.0 / (rmsprop_epsilon + jnp.sqrt(v)), second_moment)
-    z = langevin_step(key_noise, state.z, grad, eps, temp, preconditioner=precond, noise=phase)
+    key_batch, key_noise = random.split(key)
+    pe, grad = grad_estimator(key_batch, state.z)
+    second_moment, precond = preconditioner.update(state.second_moment, grad)
+    z = langevin_step(key_noise, state.z, grad, params.step_size, params.temperature,
+                      preconditioner=precond, noise=params.sampling_phase)
     finite = jnp.isfinite(sum(jnp.sum(x) for x in jax.tree.leaves(z)))
+    keep = functools.partial(jax.tree.map, lambda new, old: jnp.where(finite, new, old))
+    z, second_moment = keep(z, state.z), keep(second_moment, state.second_moment)
     new_state = SGLDState(
-        state.i + 1, z, jnp.asarray(pe, state.potential_energy.dtype), jnp.asarray(eps), jnp.asarray(temp), jnp.asarray(phase),
-        second_moment, state.rng_key,
+        state.i + 1, z, jnp.asarray(pe, state.potential_energy.dtype), jnp.asarray(params.step_size),
+        jnp.asarray(params.temperature), jnp.asarray(params.sampling_phase), second_moment, ~finite,
+        state.rng_key,
     )
-    return new_state, finite
+    return new_state, SGLDInfo(pe, finite)
 
 
 # --------------------------------------------------------------------------- model plumbing
@@ -136,43 +187,41 @@ def subsample_plates(model, rng_key, model_args=(), model_kwargs=None):
     }
 
 
-def _as_schedule(value, name, check):
-    """A constant or a callable schedule -> callable; constants are validated now."""
-    if callable(value):
-        return value
-    check(value, name)
-    return constant(float(value))
-
-
 def _always_sampling(t):
     return jnp.ones(jnp.shape(t), bool)
 
 
-def _check_schedule(fn, name):
-    """Evaluate a schedule on its first steps (concretely, before compiling) and check > 0."""
-    t = np.arange(_SCHEDULE_CHECK_STEPS)
-    vals = np.asarray(jax.device_get(fn(jnp.asarray(t))), dtype=np.float64)
-    vals = np.broadcast_to(vals, t.shape)
-    bad = ~(np.isfinite(vals) & (vals > 0))
-    if bad.any():
-        k = int(np.argmax(bad))
-        raise ValueError(
-            f"`{name}` schedule must return finite values > 0; step {k} gives {vals[k]!r}"
-        )
+class _DivergenceWarning:
+    """Host-side report of the first non-finite step of a run (called only on divergences)."""
+
+    def __init__(self, num_warmup):
+        self.num_warmup = num_warmup
+        self.reported = False
+
+    def __call__(self, step):
+        if not self.reported:
+            self.reported = True
+            _warn_divergence(int(step), self.num_warmup)
 
 
-def _raise_non_finite(step, num_warmup):
-    step = int(step)
-    phase = (
-        f"warm-up step {step}" if step < num_warmup else f"sampling step {step - num_warmup}"
+def _warn_divergence(step, num_warmup):
+    phase = f"warm-up step {step}" if step < num_warmup else f"sampling step {step - num_warmup}"
+    warnings.warn(
+        f"SGLD: the proposed position became NaN or infinite (non-finite gradient) at step {step} "
+        f"({phase}); the chain stays at its last finite position and the step is flagged in "
+        "the extra field 'diverging'. Reduce `step_size` or check the model/potential.",
+        RuntimeWarning,
+        stacklevel=2,
     )
-    raise FloatingPointError(
-        f"SGLD: the position became NaN or infinite (non-finite gradient) at step {step} "
-        f"({phase}); reduce `step_size` or check the model/potential."
-    )
 
 
-class SGLD(CachedFnKernel):
+def _full_data_model(model, plates, *args, **kwargs):
+    """``model`` with every subsample plate covering all of its data (indices 0..N-1, scale 1)."""
+    with handlers.substitute(data={name: jnp.arange(n) for name, (n, _) in plates.items()}):
+        return model(*args, **kwargs)
+
+
+class SGLD(EBMKernel):
     """Stochastic gradient Langevin dynamics (Welling & Teh 2011) inside ``numpyro.infer.MCMC``.
 
     .. math::
@@ -192,9 +241,10 @@ class SGLD(CachedFnKernel):
       ``numpyro.plate(name, N, subsample_size=B)``. Each step draws fresh plate indices and
       substitutes them into the plate (NumPyro's own subsample machinery, as HMCECS uses);
       the plate scales the minibatch log-likelihood by ``N / B``. Indices are drawn **with
-      replacement** by ``randint`` - O(B) per step, never O(N) (a without-replacement draw
-      needs a permutation of N); the gradient stays unbiased. The kernel samples in
-      NumPyro's unconstrained space; samples are returned constrained.
+      replacement** by ``randint`` - O(B) per step, never O(N); the gradient stays unbiased.
+      The kernel samples in NumPyro's unconstrained space; samples are returned constrained.
+      ``kernel.model`` is the model with its plates covering all N rows, so that
+      ``az.from_numpyro(mcmc)`` computes the pointwise log-likelihood of every datum.
     - ``potential_fn(params, batch)``: an unbiased estimate of the full-data potential
       :math:`U = -\\log p(\\theta) - \\sum_{n=1}^N \\log p(x_n\\mid\\theta)` from a minibatch
       (scale the batch term by ``N / B`` yourself), with ``data`` (a pytree of arrays with
@@ -205,31 +255,27 @@ class SGLD(CachedFnKernel):
 
     :param step_size: :math:`\\varepsilon` > 0, or a schedule ``t -> step size`` such as
         :func:`ebm_numpyro.schedules.polynomial_decay` or
-        :func:`~ebm_numpyro.schedules.cyclical_step_size` (whose ``sampling_phase`` attribute
-        switches the noise off during cSGLD exploration).
+        :func:`~ebm_numpyro.schedules.cyclical_step_size` (whose ``sampling_phase`` switches
+        the noise off during cSGLD exploration).
     :param temperature: T > 0, or a schedule ``t -> T``.
-    :param sampling_phase: optional schedule ``t -> bool`` (overrides the step size's).
-    :param preconditioning: ``None`` or ``"rmsprop"`` (pSGLD, Li et al. 2016).
+    :param preconditioning: ``None`` or ``"rmsprop"`` (pSGLD, :class:`RMSProp` with
+        ``rmsprop_decay`` and ``rmsprop_epsilon``).
     :param require_subsample: with ``model=``, raise ``ValueError`` when the model has no
         subsample plate (set ``False`` to run full-batch Langevin on such a model).
-    :param check_finite: stop the run with an error naming the step when the stochastic
-        potential or its gradient is NaN/inf.
 
-    Extra fields for ``MCMC(..., extra_fields=...)``: ``"step_size"``, ``"temperature"``,
-    ``"sampling_phase"``, ``"potential_energy"``. Schedules run on the global step count
-    ``i`` (warm-up included), which ``post_warmup_state`` carries, so resuming continues
-    them. Vectorized chains (``chain_method="vectorized"``) are supported.
+    Extra fields for ``MCMC(..., extra_fields=...)``: ``"potential_energy"`` (the minibatch
+    estimate, which ArviZ reports as ``lp``), ``"step_size"``, ``"temperature"``,
+    ``"sampling_phase"``, and ``"diverging"`` (collected by default, as for NUTS, so that
+    ``print_summary`` reports the number of divergences). Schedules run on the global step
+    count ``i`` (warm-up included), which ``post_warmup_state`` carries, so resuming
+    continues them. All three ``chain_method`` values are supported.
 
-    **Non-finite gradients.** Each step computes a finite flag per chain (is the new
-    position finite? a NaN/inf gradient always shows up there in the same step); the kernel
-    reduces it over chains and, in a ``lax.cond`` whose failure branch holds a
-    ``jax.debug.callback``, raises ``FloatingPointError`` naming the step (global index,
-    and warm-up or sampling index). A healthy run makes no host round trip (the callback
-    branch never executes); a failed run aborts at that step and ``MCMC.run`` raises a
-    ``JaxRuntimeError`` carrying the message. Alternatives were rejected: ``checkify`` would
-    need ``MCMC``'s own ``jit`` to be wrapped, and a flag carried in the state and checked
-    after the run would let the run continue on NaNs. ``check_finite=False`` removes the
-    check. The initial position is checked eagerly in ``init`` (``ValueError``).
+    **Non-finite gradients.** A step whose proposed position is NaN or infinite is not taken:
+    the chain stays at its last finite position, ``diverging`` is ``True`` for that draw and
+    the first such step of a run emits a ``RuntimeWarning`` naming it (warm-up or sampling
+    index). A healthy run makes no host round trip. (A Python exception cannot leave a
+    compiled NumPyro run with its own type: JAX re-raises it as ``JaxRuntimeError``.) The
+    initial position is checked eagerly in ``init`` (``ValueError``).
 
     Example::
 
@@ -239,40 +285,32 @@ class SGLD(CachedFnKernel):
                 numpyro.sample("obs", dist.Normal(mu, 1), obs=numpyro.subsample(x, event_dim=0))
 
         mcmc = MCMC(ebm.SGLD(model, step_size=1e-4), num_warmup=1000, num_samples=5000)
-        mcmc.run(random.PRNGKey(0), x)
+        mcmc.run(random.key(0), x)
     """
 
-    sample_field = "z"
-
-    def __init__(self, model=None, potential_fn=None, step_size=1e-4, temperature=1.0, *,
-                 data=None, batch_size=None, sampling_phase=None, preconditioning=None,
-                 rmsprop_decay=0.99, rmsprop_epsilon=1e-5, require_subsample=True,
-                 check_finite=True, init_strategy=init_to_uniform):
-        if (model is None) == (potential_fn is None):
-            raise ValueError("SGLD: give exactly one of `model` or `potential_fn`.")
+    def __init__(self, model=None, potential_fn=None, *, step_size=1e-4, temperature=1.0,
+                 data=None, batch_size=None, preconditioning=None, rmsprop_decay=0.99,
+                 rmsprop_epsilon=1e-5, require_subsample=True, init_strategy=init_to_uniform):
+        super().__init__(model, potential_fn, init_strategy=init_strategy)
         if model is not None and (data is not None or batch_size is not None):
             raise ValueError(
                 "SGLD: `data` and `batch_size` go with `potential_fn`; a model subsamples "
                 "through numpyro.plate(..., subsample_size=B)."
             )
-        self._model = model
-        self._potential_fn = potential_fn
-        self._step_size_fn = _as_schedule(step_size, "step_size", check_positive)
-        self._temperature_fn = _as_schedule(temperature, "temperature", check_temperature)
-        _check_schedule(self._step_size_fn, "step_size")
-        _check_schedule(self._temperature_fn, "temperature")
-        if sampling_phase is None:
-            sampling_phase = getattr(step_size, "sampling_phase", None)
-        if sampling_phase is not None and not callable(sampling_phase):
-            raise ValueError(f"`sampling_phase` must be a schedule t -> bool; got {sampling_phase!r}")
-        self._phase_fn = sampling_phase or _always_sampling
+        self._step_size_fn = as_schedule(step_size, "step_size", check_positive)
+        self._temperature_fn = as_schedule(temperature, "temperature", check_temperature)
+        check_schedule(self._step_size_fn, "step_size")
+        check_schedule(self._temperature_fn, "temperature")
+        self._phase_fn = self._step_size_fn.sampling_phase or _always_sampling
         if preconditioning not in (None, "rmsprop"):
             raise ValueError(f"`preconditioning` must be None or 'rmsprop'; got {preconditioning!r}")
-        self._preconditioning = preconditioning
-        if not 0.0 <= float(rmsprop_decay) < 1.0:
-            raise ValueError(f"`rmsprop_decay` must lie in [0, 1); got {rmsprop_decay!r}")
-        check_positive(rmsprop_epsilon, "rmsprop_epsilon")
-        self._rmsprop = (float(rmsprop_decay), float(rmsprop_epsilon))
+        if preconditioning == "rmsprop":
+            if not 0.0 <= float(rmsprop_decay) < 1.0:
+                raise ValueError(f"`rmsprop_decay` must lie in [0, 1); got {rmsprop_decay!r}")
+            check_positive(rmsprop_epsilon, "rmsprop_epsilon")
+            self._preconditioner = RMSProp(float(rmsprop_decay), float(rmsprop_epsilon))
+        else:
+            self._preconditioner = Identity()
         self._data = data
         self._data_size = None
         if data is not None:
@@ -294,30 +332,27 @@ class SGLD(CachedFnKernel):
                 )
         self._batch_size = batch_size
         self._require_subsample = bool(require_subsample)
-        self._check_finite = bool(check_finite)
-        self._init_strategy = init_strategy
         self._plates = None
-        self._potential_fn_gen = None
-        self._postprocess_fn_gen = None
-        self._num_warmup = 0
-        self._sample_fn = None
 
     # ------------------------------------------------------------------ NumPyro interface
 
     @property
     def model(self):
-        return self._model
+        """The NumPyro model; after ``init``, with its subsample plates covering all the data."""
+        if self._model is None or not self._plates:
+            return self._model
+        return functools.partial(_full_data_model, self._model, self._plates)
 
     @property
     def default_fields(self):
-        return ("z",)
+        return ("z", "diverging")
 
     def get_diagnostics_str(self, state):
-        return f"step size {float(state.step_size):.2e}, T {float(state.temperature):.3g}"
+        return f"step size {float(np.max(state.step_size)):.2e}, T {float(np.max(state.temperature)):.3g}"
 
     def postprocess_fn(self, args, kwargs):
         if self._postprocess_fn_gen is None:
-            return identity
+            return super().postprocess_fn(args, kwargs)
         kwargs = dict(kwargs or {})
         kwargs[_SUBSAMPLE_KWARG] = self._fixed_indices()
         return self._postprocess_fn_gen(*args, **kwargs)
@@ -326,9 +361,8 @@ class SGLD(CachedFnKernel):
         # deterministic sites inside a subsample plate are reported on its first B rows
         return {name: jnp.arange(b) for name, (_, b) in (self._plates or {}).items()}
 
-    def _init_model(self, rng_key, model_args, model_kwargs, init_params):
-        vectorized = not is_prng_key(rng_key)
-        key_proto = rng_key[0] if vectorized else rng_key
+    def _initialize_model(self, rng_key, model_args, model_kwargs):
+        key_proto = rng_key if is_prng_key(rng_key) else rng_key[0]
         model_kwargs = dict(model_kwargs or {})
         self._plates = subsample_plates(self._model, key_proto, model_args, model_kwargs)
         if not self._plates and self._require_subsample:
@@ -339,15 +373,13 @@ class SGLD(CachedFnKernel):
             )
         model = functools.partial(_subsampled_model, self._model)
         kwargs = {**model_kwargs, _SUBSAMPLE_KWARG: self._fixed_indices()}
-        info, potential_fn_gen, postprocess_fn_gen, _ = initialize_model(
+        info, self._potential_fn_gen, self._postprocess_fn_gen, _ = initialize_model(
             rng_key, model, init_strategy=self._init_strategy, dynamic_args=True,
             model_args=model_args, model_kwargs=kwargs, validate_grad=False,
         )
-        self._potential_fn_gen = potential_fn_gen
-        self._postprocess_fn_gen = postprocess_fn_gen
-        return info[0] if init_params is None else init_params
+        return info[0]
 
-    def _potential_and_grad(self, model_args, model_kwargs):
+    def _grad_estimator(self, model_args, model_kwargs):
         """``(key, z) -> (U_hat(z), grad)`` on a fresh minibatch."""
         if self._model is not None:
             plates = self._plates
@@ -355,10 +387,7 @@ class SGLD(CachedFnKernel):
 
             def fn(key, z):
                 keys = random.split(key, len(plates)) if len(plates) > 1 else [key]
-                idx = {
-                    name: random.randint(k, (b,), 0, n)
-                    for k, (name, (n, b)) in zip(keys, plates.items())
-                }
+                idx = {name: random.randint(k, (b,), 0, n) for k, (name, (n, b)) in zip(keys, plates.items())}
                 pe_fn = self._potential_fn_gen(*model_args, **{**kwargs, _SUBSAMPLE_KWARG: idx})
                 return jax.value_and_grad(pe_fn)(z)
 
@@ -376,44 +405,23 @@ class SGLD(CachedFnKernel):
 
         return fn
 
-    def _step(self, state, model_args, model_kwargs):
-        key, key_batch, key_noise = random.split(state.rng_key, 3)
-        new, finite = sgld_step(
-            state, key_batch, key_noise, self._potential_and_grad(model_args, model_kwargs),
-            self._step_size_fn, self._temperature_fn, self._phase_fn,
-            self._preconditioning, *self._rmsprop,
-        )
-        return new._replace(rng_key=key), finite
+    def _params(self, i):
+        return SGLDParams(self._step_size_fn(i), self._temperature_fn(i), self._phase_fn(i))
 
-    def _init_one(self, z, rng_key):
-        second = jax.tree.map(jnp.zeros_like, z) if self._preconditioning else ()
+    def _init_chain(self, rng_key, z, potential):
         dtype = jnp.result_type(*[jnp.result_type(x) for x in jax.tree.leaves(z)] or [float])
         i = jnp.zeros((), jnp.int32)
+        p = self._params(i)
         return SGLDState(
-            i, z, jnp.zeros((), dtype), jnp.asarray(self._step_size_fn(i)),
-            jnp.asarray(self._temperature_fn(i)), jnp.asarray(self._phase_fn(i)), second, rng_key,
+            i, z, jnp.zeros((), dtype), jnp.asarray(p.step_size), jnp.asarray(p.temperature),
+            jnp.asarray(p.sampling_phase), self._preconditioner.init(z), jnp.zeros((), bool), rng_key,
         )
 
-    def init(self, rng_key, num_warmup, init_params=None, model_args=(), model_kwargs=None):
-        vectorized, rng_key, key_init = split_init_key(rng_key)
-        if self._model is not None:
-            init_params = self._init_model(key_init, model_args, model_kwargs, init_params)
-        elif init_params is None:
-            raise ValueError("SGLD(potential_fn=...) needs `init_params` in MCMC.run.")
-        init_params = float_params(init_params)
-        self._num_warmup = int(num_warmup)
-        if vectorized:
-            state = jax.vmap(self._init_one)(init_params, rng_key)
-        else:
-            state = self._init_one(init_params, rng_key)
-        self._check_init(state, model_args, model_kwargs, vectorized)
-        self._sample_fn = self._make_sample_fn(vectorized)
-        return state
+    def _potential(self, model_args, model_kwargs):
+        return self._grad_estimator(model_args, model_kwargs)
 
-    def _check_init(self, state, model_args, model_kwargs, vectorized):
-        fn = self._potential_and_grad(model_args, model_kwargs)
-        f = jax.vmap(fn) if vectorized else fn
-        pe, grad = f(state.rng_key, state.z)
+    def _check_initial_state(self, state, grad_estimator, vectorized):
+        pe, grad = (jax.vmap(grad_estimator) if vectorized else grad_estimator)(state.rng_key, state.z)
         if is_concrete(pe):
             ok = bool(np.all(np.isfinite(np.asarray(pe)))) and all(
                 bool(np.all(np.isfinite(np.asarray(g)))) for g in jax.tree.leaves(grad)
@@ -424,24 +432,22 @@ class SGLD(CachedFnKernel):
                     "position; choose other `init_params` / `init_strategy`."
                 )
 
+    def init(self, rng_key, num_warmup, init_params=None, model_args=(), model_kwargs=None):
+        self._divergence_warning = _DivergenceWarning(int(num_warmup))
+        return super().init(rng_key, num_warmup, init_params, model_args, model_kwargs)
+
+    def _step_chain(self, state, grad_estimator):
+        key, key_step = random.split(state.rng_key)
+        new, _ = sgld_step(key_step, state, grad_estimator, self._params(state.i), self._preconditioner)
+        return new._replace(rng_key=key)
+
     def _make_sample_fn(self, vectorized):
-        step = jax.vmap(self._step, in_axes=(0, None, None)) if vectorized else self._step
-        check, num_warmup = self._check_finite, self._num_warmup
+        inner = super()._make_sample_fn(vectorized)
+        report = self._divergence_warning
 
         def sample_fn(state, model_args, model_kwargs):
-            new, finite = step(state, model_args, model_kwargs)
-            if check:
-                step_index = jnp.max(state.i) if vectorized else state.i
-                lax.cond(
-                    jnp.all(finite),
-                    lambda s: None,
-                    lambda s: jax.debug.callback(functools.partial(_raise_non_finite, num_warmup=num_warmup), s),
-                    step_index,
-                )
+            new = inner(state, model_args, model_kwargs)
+            lax.cond(jnp.any(new.diverging), lambda s: jax.debug.callback(report, s), lambda s: None, jnp.max(state.i))
             return new
 
         return sample_fn
-
-    def sample(self, state, model_args, model_kwargs):
-        """One SGLD step from ``state`` (see :func:`sgld_step`)."""
-        return self._sample_fn(state, model_args, model_kwargs)

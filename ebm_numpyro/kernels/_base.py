@@ -1,0 +1,219 @@
+"""What every kernel of the library shares: NumPyro's head, model resolution, vectorization,
+pickling and the description of its output (one place each).
+
+A kernel subclasses :class:`EBMKernel` and supplies two pure per-chain functions,
+``_init_chain(rng_key, z, potential) -> state`` and ``_step_chain(state, potential) -> state``
+(``potential`` is ``z -> U(z)`` for the current model arguments); the base class
+
+* takes ``model=None, potential_fn=None`` exactly as NumPyro's kernels do (``model`` is a
+  NumPyro model callable, ``potential_fn`` a potential; an :class:`~ebm_numpyro.Potential`
+  from :func:`ebm_numpyro.potential` also carries its energy model);
+* with ``model=`` runs NumPyro's ``initialize_model`` (unconstrained space, ``postprocess_fn``
+  returning constrained values); with ``potential_fn=`` requires ``init_params``;
+* decides once in ``init`` whether the chains are vectorized (``chain_method="vectorized"``
+  passes a batch of keys) and builds ``sample`` accordingly;
+* drops compiled functions when pickled;
+* describes the dims of its samples and extra fields in :meth:`output_layout`, which
+  :func:`ebm_numpyro.diagnostics.to_inference_data` reads.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from numpyro.infer.initialization import init_to_uniform
+from numpyro.infer.mcmc import MCMCKernel
+from numpyro.infer.util import initialize_model
+from numpyro.util import identity, is_prng_key
+
+from ..models._base import DiscreteModel, EnergyModel
+from ..potentials import Potential
+
+__all__ = ["EBMKernel", "OutputLayout", "float_params", "state_name"]
+
+
+@dataclasses.dataclass(frozen=True)
+class OutputLayout:
+    """Dims of a kernel's outputs after the leading ``(chain, draw)`` axes.
+
+    - **dims** - variable name (a key of the sample dict or an extra field) -> dim names;
+    - **coords** - dim name -> coordinate values (or ``(dim, values)`` for a coordinate
+      along another dim, as xarray takes them);
+    - **attrs** - attributes of the posterior (e.g. the target ``temperature``);
+    - **sample_name** - the name of the samples when they are one array, not a dict.
+    """
+
+    dims: dict = dataclasses.field(default_factory=dict)
+    coords: dict = dataclasses.field(default_factory=dict)
+    attrs: dict = dataclasses.field(default_factory=dict)
+    sample_name: str = "x"
+
+
+def state_name(model) -> str:
+    """Name of an energy model's states: ``spins`` (±1 units), ``units`` ({0,1}) or ``x``."""
+    if not isinstance(model, DiscreteModel):
+        return "x"
+    return "spins" if tuple(model.unit_values) == (-1, 1) else "units"
+
+
+def float_params(params):
+    """Cast integer leaves of ``params`` to the default float dtype (continuous positions)."""
+    return jax.tree.map(
+        lambda x: jnp.asarray(x, jnp.result_type(float))
+        if jnp.issubdtype(jnp.result_type(x), jnp.integer)
+        else jnp.asarray(x),
+        params,
+    )
+
+
+class EBMKernel(MCMCKernel):
+    """Base of the library's kernels (see the module docstring)."""
+
+    sample_field = "z"
+    #: attributes holding compiled functions, dropped on pickling
+    _cached_fns: tuple[str, ...] = ("_sample_fn",)
+    #: whether the kernel accepts a NumPyro ``model=`` (else only ``potential_fn=``)
+    _accepts_model: bool = True
+
+    def __init__(self, model=None, potential_fn=None, *, init_strategy=init_to_uniform):
+        name = type(self).__name__
+        if (model is None) == (potential_fn is None):
+            raise ValueError(f"{name}: give exactly one of `model` (a NumPyro model) or `potential_fn`.")
+        if isinstance(model, EnergyModel):
+            raise ValueError(
+                f"{name}: `model` is a NumPyro model callable; pass an energy model as "
+                f"`potential_fn=ebm.potential({type(model).__name__}(...))`."
+            )
+        if model is not None and not callable(model):
+            raise ValueError(f"{name}: `model` must be a NumPyro model (a callable); got {model!r}")
+        if potential_fn is not None and not callable(potential_fn):
+            raise ValueError(f"{name}: `potential_fn` must be callable z -> U(z); got {potential_fn!r}")
+        if model is not None and not self._accepts_model:
+            raise ValueError(f"{name} does not take `model=` yet; pass `potential_fn=`.")
+        self._model = model
+        self._potential_fn = potential_fn
+        self._init_strategy = init_strategy
+        self._potential_fn_gen = None
+        self._postprocess_fn_gen = None
+        self._num_warmup = 0
+        self._sample_fn = None
+
+    # -- what NumPyro and ArviZ read ----------------------------------------------------
+    @property
+    def model(self):
+        """The NumPyro model (``None`` when the kernel was given a ``potential_fn``)."""
+        return self._model
+
+    @property
+    def potential_fn(self):
+        return self._potential_fn
+
+    @property
+    def energy_model(self) -> EnergyModel | None:
+        """The energy model carried by an :class:`~ebm_numpyro.Potential`, else ``None``."""
+        return self._potential_fn.model if isinstance(self._potential_fn, Potential) else None
+
+    @property
+    def potential_temperature(self) -> float:
+        """Temperature of the :class:`~ebm_numpyro.Potential` (1 for other potentials)."""
+        return self._potential_fn.temperature if isinstance(self._potential_fn, Potential) else 1.0
+
+    def postprocess_fn(self, args, kwargs):
+        if self._postprocess_fn_gen is None:
+            return identity
+        return self._postprocess_fn_gen(*args, **(kwargs or {}))
+
+    def output_layout(self) -> OutputLayout:
+        """Dims and coordinates of the samples and extra fields (see :class:`OutputLayout`).
+
+        By default: with a NumPyro model nothing (sites keep NumPyro's names); with an energy
+        model's potential, the samples are its states (``spins``, ``units`` or ``x``) with the
+        model's event dims, and so are the extra fields in ``_state_fields``.
+        """
+        model = self.energy_model
+        if model is None or self._model is not None:
+            return OutputLayout()
+        name, event = state_name(model), tuple(model.event_dims)
+        dims = {name: event, **{f: event for f in self._state_fields}}
+        coords = {d: np.arange(n) for d, n in zip(event, model.event_shape)}
+        return OutputLayout(dims, coords, sample_name=name)
+
+    #: extra fields that hold a state of the energy model (named by its event dims)
+    _state_fields: tuple[str, ...] = ()
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        for name in self._cached_fns:
+            state[name] = None
+        return state
+
+    # -- init and sample ----------------------------------------------------------------
+    def _initialize_model(self, rng_key, model_args, model_kwargs):
+        """``initialize_model`` on ``self.model``; returns the initial unconstrained values."""
+        info, self._potential_fn_gen, self._postprocess_fn_gen, _ = initialize_model(
+            rng_key, self._model, init_strategy=self._init_strategy, dynamic_args=True,
+            model_args=model_args, model_kwargs=model_kwargs, validate_grad=False,
+        )
+        return info[0]
+
+    def _potential(self, model_args, model_kwargs):
+        """``z -> U(z)`` for the current model arguments."""
+        if self._model is None:
+            return self._potential_fn
+        return self._potential_fn_gen(*model_args, **(model_kwargs or {}))
+
+    def _prepare_init_params(self, init_params, vectorized):
+        """Validate / cast ``init_params`` (continuous positions by default)."""
+        return float_params(init_params)
+
+    def init(self, rng_key, num_warmup, init_params=None, model_args=(), model_kwargs=None):
+        vectorized = not is_prng_key(rng_key)
+        self._num_warmup = int(num_warmup)
+        if vectorized:
+            rng_key, key_init = jnp.swapaxes(jax.vmap(jax.random.split)(rng_key), 0, 1)
+        else:
+            rng_key, key_init = jax.random.split(rng_key)
+        if self._model is not None:
+            z = self._initialize_model(key_init, model_args, model_kwargs)
+            if init_params is None:
+                init_params = z
+        elif init_params is None:
+            raise ValueError(f"{type(self).__name__}(potential_fn=...) needs `init_params` in MCMC.run.")
+        init_params = self._prepare_init_params(init_params, vectorized)
+        potential = self._potential(model_args, model_kwargs)
+
+        def init_chain(key, z):
+            return self._init_chain(key, z, potential)
+
+        state = jax.vmap(init_chain)(rng_key, init_params) if vectorized else init_chain(rng_key, init_params)
+        self._check_initial_state(state, potential, vectorized)
+        self._sample_fn = self._make_sample_fn(vectorized)
+        return state
+
+    def _check_initial_state(self, state, potential, vectorized) -> None:
+        """Raise ``ValueError`` for an unusable initial state (e.g. a non-finite potential)."""
+
+    def _make_sample_fn(self, vectorized):
+        def sample_fn(state, model_args, model_kwargs):
+            potential = self._potential(model_args, model_kwargs)
+
+            def step(s):
+                return self._step_chain(s, potential)
+
+            return jax.vmap(step)(state) if vectorized else step(state)
+
+        return sample_fn
+
+    def sample(self, state, model_args=(), model_kwargs=None):
+        return self._sample_fn(state, model_args, model_kwargs)
+
+    # -- supplied by subclasses ---------------------------------------------------------
+    def _init_chain(self, rng_key, z, potential) -> Any:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _step_chain(self, state, potential) -> Any:  # pragma: no cover - abstract
+        raise NotImplementedError
