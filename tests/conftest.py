@@ -45,3 +45,27 @@ def enable_x64():
     from jax.experimental import enable_x64 as legacy  # pragma: no cover - older JAX
 
     return legacy()
+
+
+# --- the quick default run and the full one (CI) ------------------------------------------
+def pytest_addoption(parser):
+    parser.addoption(
+        "--all",
+        action="store_true",
+        default=False,
+        help="run everything, as CI does: the slow statistical tests and the tutorial notebooks",
+    )
+
+
+def pytest_configure(config):
+    if config.getoption("--all"):
+        config.option.nbmake = True  # execute tutorials/*.ipynb (nbmake)
+
+
+def pytest_collection_modifyitems(config, items):
+    if config.getoption("--all"):
+        return
+    skip = pytest.mark.skip(reason="slow: run with `pytest --all`")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)

@@ -14,7 +14,6 @@ test allows ``|z| <= z_crit`` with a Bonferroni bound for a family-wise error of
 import itertools
 import pickle
 import warnings
-from statistics import NormalDist
 
 import jax
 import jax.numpy as jnp
@@ -25,34 +24,15 @@ from numpyro.diagnostics import effective_sample_size, split_gelman_rubin
 from numpyro.infer import MCMC
 
 import ebm_numpyro as ebm
-from ebm_numpyro.kernels import (
-    TemperedGibbs,
-    _lattice,
-    _random,
-    gibbs_sweep,
-    heat_bath,
-    replica_exchange,
-    swap_acceptance,
-    up_probability,
-)
+from ebm_numpyro.kernels import TemperedGibbs, replica_exchange, swap_acceptance
 from ebm_numpyro.schedules import geometric_ladder
-
-ALPHA = 1e-3  # family-wise false-alarm rate of every statistical test
-
-
-def z_crit(num_tests):
-    """Two-sided Bonferroni bound: P(max |z| > z_crit) <= ALPHA for independent normal z's."""
-    return NormalDist().inv_cdf(1.0 - ALPHA / (2.0 * num_tests))
+from stats import chain_z_scores, z_crit
 
 
-def chain_z_scores(per_chain_means, exact, iid_se):
-    """z-scores of the grand mean of per-chain means (chains independent) against ``exact``.
-
-    Standard error: std of the chain means / sqrt(#chains), floored by ``iid_se``.
-    """
-    m = np.asarray(per_chain_means, np.float64)
-    se = np.maximum(m.std(axis=0, ddof=1) / np.sqrt(m.shape[0]), iid_se)
-    return (m.mean(axis=0) - np.asarray(exact)) / se
+def gibbs(model, temperature=None, temperatures=None, **kwargs):
+    """TemperedGibbs on an energy model, through its potential (the public head)."""
+    return TemperedGibbs(potential_fn=ebm.potential(model), temperature=temperature,
+                         temperatures=temperatures, **kwargs)
 
 
 def run_mcmc(kernel, key=0, *, warmup, samples, chains, thinning=1, extra=(), init=None, method="vectorized"):
@@ -123,43 +103,7 @@ def assert_frequencies_match(codes, p_exact, label):
 
 
 # ----------------------------------------------------------------------------- pure functions
-def test_threefry_matches_random123_known_answers():
-    cases = [
-        ((0, 0), (0, 0), (0x6B200159, 0x99BA4EFE)),
-        ((0xFFFFFFFF, 0xFFFFFFFF), (0xFFFFFFFF, 0xFFFFFFFF), (0x1CB996FC, 0xBB002BE7)),
-        ((0x13198A2E, 0x03707344), (0x243F6A88, 0x85A308D3), (0xC4923A9C, 0x483DF7A0)),
-    ]
-    for key, ctr, want in cases:
-        got = _random.threefry2x32(*(np.uint32(v) for v in key + ctr))
-        assert tuple(int(v) for v in got) == want
 
-
-def test_split_key_keeps_type_and_differs():
-    for key in (jax.random.key(7), jax.random.PRNGKey(7)):
-        nxt, words = _random.split_key(key, 2)
-        assert nxt.dtype == key.dtype and nxt.shape == key.shape
-        assert words.shape == (2, 2) and words.dtype == jnp.uint32
-        assert len({tuple(np.asarray(w)) for w in words} | {tuple(np.asarray(_random.key_words(nxt)))}) == 3
-    nxt, _ = _random.split_key(jax.random.key(7, impl="rbg"), 2)  # other implementations: jax.random
-    assert nxt.dtype == jax.random.key(0, impl="rbg").dtype
-
-
-def test_heat_bath_probabilities():
-    field = jnp.array([-1.5, -0.3, 0.0, 0.4, 2.0])
-    beta, draws = 0.8, 20000
-    for unit_values in ((-1, 1), (0, 1)):
-        x = heat_bath(jax.random.key(1), jnp.broadcast_to(field, (draws, 5)), beta, unit_values)
-        assert x.dtype == jnp.int8 and x.shape == (draws, 5)
-        assert set(np.unique(np.asarray(x))) <= set(unit_values)
-        p = np.asarray(up_probability(field, beta, unit_values))
-        down, up = unit_values
-        np.testing.assert_allclose(p, 1 / (1 + np.exp(-beta * (up - down) * np.asarray(field))), rtol=1e-6)
-        freq = (np.asarray(x) == up).mean(0)
-        z = (freq - p) / np.sqrt(p * (1 - p) / draws)
-        assert np.abs(z).max() < z_crit(5)
-    # deterministic limits: p = 1 and p = 0 are exact
-    assert np.all(np.asarray(heat_bath(jax.random.key(2), jnp.full((1000,), 1e4), 1.0)) == 1)
-    assert np.all(np.asarray(heat_bath(jax.random.key(2), jnp.full((1000,), -1e4), 1.0)) == -1)
 
 
 def test_swap_acceptance_and_exchange():
@@ -182,62 +126,6 @@ def test_swap_acceptance_and_exchange():
     np.testing.assert_array_equal(perm, [0, 1, 2, 3])
 
 
-@pytest.mark.parametrize("rows,cols", [(2, 2), (2, 4), (4, 6), (6, 4), (8, 8)])
-def test_lattice_half_layout_and_neighbour_sums(rows, cols):
-    model = ebm.Ising.square_lattice(rows, cols)
-    x = model.random_state(jax.random.key(rows * cols), (3,))
-    a, b = _lattice.pack(x)
-    np.testing.assert_array_equal(_lattice.unpack(a, b, rows, cols), x)
-    colours = model.colours
-    full = np.asarray(model.neighbour_sum(x.astype(jnp.int32)))
-    for colour, other in ((0, b), (1, a)):
-        n = np.asarray(_lattice.half_neighbour_sum(other, rows, cols, colour))
-        np.testing.assert_array_equal(n, full[:, colours == colour])
-    table = _lattice.thresholds(ebm.Ising.square_lattice(4, coupling=0.7, field=-0.2), jnp.array([0.5, 1.0]))
-    f = 0.7 * np.array([-4, -2, 0, 2, 4]) - 0.2
-    want = np.round(2**24 / (1 + np.exp(-2 * np.array([[0.5], [1.0]]) * f)))
-    np.testing.assert_allclose(np.asarray(table), want, atol=2)
-
-
-def test_lattice_sweep_variants_agree(monkeypatch):
-    """The fusion barrier is an implementation detail: cond, fori_loop and straight-line code
-    (used off CPU) give identical sweeps for the same bits."""
-    model = ebm.Ising.square_lattice(4, 6, coupling=0.9, field=0.2)
-    x = model.random_state(jax.random.key(0), (3,))
-    beta = jnp.array([0.3, 0.5, 0.8])
-    words = jnp.array([12345, 678], jnp.uint32)
-    sweep = jax.jit(_lattice.sweep)
-    with_cond = sweep(words, model, x, beta, jnp.array(True))
-    with_loop = sweep(words, model, x, beta, None)
-    monkeypatch.setattr(_lattice.jax, "default_backend", lambda: "gpu")
-    straight = jax.jit(_lattice.sweep)(words, model, x, beta, None)
-    for a, b in ((with_cond, with_loop), (with_cond, straight)):
-        for u, v in zip(a, b):
-            np.testing.assert_array_equal(u, v)
-    np.testing.assert_allclose(with_cond[1], model.energy(with_cond[0]), rtol=1e-6)
-    np.testing.assert_allclose(with_cond[2], np.asarray(with_cond[0], np.float64).mean((-1, -2)), rtol=1e-6)
-
-
-def test_gibbs_sweep_shapes_and_paths():
-    key = jax.random.key(0)
-    sweep = jax.jit(gibbs_sweep)  # models are pytrees: they can be traced arguments
-    for model in (
-        ebm.Ising.square_lattice(4, 6),  # fast path
-        ebm.Ising.square_lattice(3, 4),  # three colours: generic path
-        frustrated_ising(n=6),
-        ebm.RBM(np.ones((3, 2)) * 0.5),
-    ):
-        x = model.random_state(key, (2,))
-        y = sweep(key, model, x, jnp.array([1.0, 0.5]))
-        assert y.shape == x.shape and y.dtype == jnp.int8
-        assert set(np.unique(np.asarray(y))) <= set(model.unit_values)
-        np.testing.assert_array_equal(y, sweep(key, model, x, jnp.array([1.0, 0.5])))
-        assert sweep(key, model, x[0], 1.0).shape == x.shape[1:]
-    # a field stronger than the couplings (|h| > 4J) at beta -> infinity: every spin goes up
-    model = ebm.Ising.square_lattice(4, field=4.5)
-    assert np.all(np.asarray(sweep(key, model, -jnp.ones((4, 4), jnp.int8), 1e6)) == 1)
-
-
 def test_geometric_ladder():
     t = np.asarray(geometric_ladder(1.5, 6.0, 5))
     np.testing.assert_allclose(t, 1.5 * 4.0 ** (np.arange(5) / 4), rtol=1e-6)
@@ -253,33 +141,33 @@ def test_geometric_ladder():
 def test_bad_construction():
     lattice = ebm.Ising.square_lattice(4)
     with pytest.raises(ValueError, match="model.*DoubleWell"):
-        TemperedGibbs(ebm.DoubleWell())
+        gibbs(ebm.DoubleWell())
     with pytest.raises(ValueError, match="not both"):
-        TemperedGibbs(lattice, temperature=1.0, temperatures=[1.0, 2.0])
+        gibbs(lattice, temperature=1.0, temperatures=[1.0, 2.0])
     for bad in (0.0, -1.0, np.nan, np.inf):
         with pytest.raises(ValueError, match="`temperature`"):
-            TemperedGibbs(lattice, bad)
-    with pytest.raises(ValueError, match="`temperature` must be a scalar"):
-        TemperedGibbs(lattice, [1.0, 2.0])
+            gibbs(lattice, bad)
+    with pytest.raises(ValueError, match="`temperature` must be a number or a schedule"):
+        gibbs(lattice, [1.0, 2.0])
     for bad in ([2.0, 1.0], [1.0, 1.0], [1.0, -2.0], [1.0, np.nan], [], [[1.0, 2.0]]):
         with pytest.raises(ValueError, match="`temperatures`"):
-            TemperedGibbs(lattice, temperatures=bad)
+            gibbs(lattice, temperatures=bad)
 
 
 def test_bad_init_params():
     lattice = ebm.Ising.square_lattice(4)
-    kernel = TemperedGibbs(lattice, temperatures=[1.0, 2.0, 3.0])
+    kernel = gibbs(lattice, temperatures=[1.0, 2.0, 3.0])
     with pytest.raises(ValueError, match="init_params.*-1 or \\+1"):
         kernel.init(jax.random.key(0), 0, jnp.zeros((4, 4)))
     with pytest.raises(ValueError, match="init_params.*shape"):
         kernel.init(jax.random.key(0), 0, jnp.ones((5, 4)))
     with pytest.raises(ValueError, match="init_params.*shape"):
         kernel.init(jax.random.key(0), 0, jnp.ones((2, 4, 4)))  # 2 != 3 temperatures
-    bm = TemperedGibbs(ebm.BoltzmannMachine(np.zeros((3, 3))))
+    bm = gibbs(ebm.BoltzmannMachine(np.zeros((3, 3))))
     with pytest.raises(ValueError, match="init_params.*0 or 1"):
         bm.init(jax.random.key(0), 0, jnp.array([0, 1, 2]))
     with pytest.raises(ValueError, match="init_params.*-1 or \\+1"):  # through MCMC, per chain
-        run_mcmc(TemperedGibbs(lattice), warmup=1, samples=1, chains=2, init=jnp.zeros((2, 4, 4)))
+        run_mcmc(gibbs(lattice), warmup=1, samples=1, chains=2, init=jnp.zeros((2, 4, 4)))
     # accepted: floats that are exactly ±1, per-temperature starts, a leading chain axis
     state = kernel.init(jax.random.key(0), 0, -np.ones((4, 4)))
     assert state.x.shape == (3, 4, 4) and state.x.dtype == jnp.int8 and np.all(np.asarray(state.x) == -1)
@@ -292,19 +180,22 @@ def test_bad_init_params():
 
 # ----------------------------------------------------------------------------- MCMC plumbing
 def test_extra_fields_and_shapes():
-    kernel = TemperedGibbs(ebm.Ising.square_lattice(4, 6), temperatures=geometric_ladder(1.5, 3.0, 3))
-    fields = ("energy", "magnetization", "swap_accept", "replica_index", "energies", "x")
+    kernel = gibbs(ebm.Ising.square_lattice(4, 6), temperatures=geometric_ladder(1.5, 3.0, 3))
+    fields = ("physical_energy", "magnetization", "swap_accept", "replica_index", "energies", "x")
     mcmc = run_mcmc(kernel, warmup=5, samples=7, chains=2, extra=fields)
-    z = mcmc.get_samples(group_by_chain=True)
+    samples = mcmc.get_samples(group_by_chain=True)
+    z = samples["spins"]
     ex = mcmc.get_extra_fields(group_by_chain=True)
     assert z.shape == (2, 7, 4, 6) and z.dtype == jnp.int8
-    assert ex["energy"].shape == ex["magnetization"].shape == (2, 7)
+    np.testing.assert_array_equal(samples["physical_energy"], ex["physical_energy"])
+    np.testing.assert_array_equal(samples["magnetization"], ex["magnetization"])
+    assert ex["physical_energy"].shape == ex["magnetization"].shape == (2, 7)
     assert ex["swap_accept"].shape == (2, 7, 2) and ex["replica_index"].shape == (2, 7, 3)
     assert ex["replica_index"].dtype == jnp.int32
     assert np.all(np.sort(np.asarray(ex["replica_index"]), -1) == np.arange(3))
     np.testing.assert_array_equal(ex["x"][:, :, 0], z)  # samples are the target rung
-    model = kernel.model
-    np.testing.assert_allclose(ex["energy"], model.energy(z), rtol=1e-6)
+    model = kernel.energy_model
+    np.testing.assert_allclose(ex["physical_energy"], model.energy(z), rtol=1e-6)
     np.testing.assert_allclose(ex["energies"], model.energy(ex["x"]), rtol=1e-6)
     np.testing.assert_allclose(ex["magnetization"], np.asarray(z, np.float64).mean((-1, -2)), rtol=1e-6)
     acc = np.asarray(ex["swap_accept"])
@@ -314,19 +205,19 @@ def test_extra_fields_and_shapes():
     same = np.all(np.asarray(ex["replica_index"])[:, 1:] == np.asarray(ex["replica_index"])[:, :-1], -1)
     want = np.minimum(1, np.exp((b[:-1] - b[1:]) * (e[..., :-1] - e[..., 1:])))
     np.testing.assert_allclose(acc[:, 1:][same], want[:, 1:][same], rtol=1e-4)
-    assert kernel.get_diagnostics_str(mcmc.last_state).startswith("energy ")
+    assert kernel.get_diagnostics_str(mcmc.last_state).startswith("E ")
     assert "swap acc." in kernel.get_diagnostics_str(mcmc.last_state)
 
 
 def test_store_states_false_keeps_draws_small():
     """256×256, 4 chains: only scalars per draw, so 10,000 draws of E and m are ~0.5 MB."""
-    kernel = TemperedGibbs(ebm.Ising.square_lattice(256), 2.5, store_states=False)
-    mcmc = run_mcmc(kernel, warmup=0, samples=3, chains=4, extra=("energy", "magnetization"))
+    kernel = gibbs(ebm.Ising.square_lattice(256), 2.5, store_states=False)
+    mcmc = run_mcmc(kernel, warmup=0, samples=3, chains=4, extra=("physical_energy", "magnetization"))
     z = mcmc.get_samples(group_by_chain=True)
     ex = mcmc.get_extra_fields(group_by_chain=True)
-    assert z.shape == (4, 3)
-    np.testing.assert_array_equal(z, ex["energy"])
-    per_draw = sum(np.asarray(v).nbytes for v in (z, ex["energy"], ex["magnetization"])) / 3
+    assert set(z) == {"physical_energy", "magnetization"} and z["physical_energy"].shape == (4, 3)
+    np.testing.assert_array_equal(z["physical_energy"], ex["physical_energy"])
+    per_draw = sum(np.asarray(v).nbytes for v in (*z.values(), ex["physical_energy"], ex["magnetization"])) / 3
     assert per_draw * 10_000 < 1e6
     assert kernel.store_states is False
 
@@ -335,8 +226,8 @@ def test_vectorized_sequential_parallel_agree():
     """The same key gives the same chains whatever the chain method (parallel falls back to
     sequential with a warning when there are fewer devices than chains, as on one CPU)."""
     cases = (
-        (TemperedGibbs(ebm.Ising.square_lattice(4, 6), temperatures=[2.0, 2.6, 3.4]), ("sequential", "parallel")),
-        (TemperedGibbs(frustrated_ising(n=6), temperatures=[1.0, 1.7]), ("sequential",)),
+        (gibbs(ebm.Ising.square_lattice(4, 6), temperatures=[2.0, 2.6, 3.4]), ("sequential", "parallel")),
+        (gibbs(frustrated_ising(n=6), temperatures=[1.0, 1.7]), ("sequential",)),
     )
     for kernel, methods in cases:
         runs = {}
@@ -344,25 +235,25 @@ def test_vectorized_sequential_parallel_agree():
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", UserWarning)
                 runs[method] = run_mcmc(kernel, 11, warmup=3, samples=6, chains=2, method=method,
-                                        extra=("energy", "replica_index"))
+                                        extra=("physical_energy", "replica_index"))
         ref = runs["vectorized"]
         for method in methods:
-            np.testing.assert_array_equal(runs[method].get_samples(), ref.get_samples())
+            np.testing.assert_array_equal(runs[method].get_samples()["spins"], ref.get_samples()["spins"])
             np.testing.assert_array_equal(
                 runs[method].get_extra_fields()["replica_index"], ref.get_extra_fields()["replica_index"]
             )
-            np.testing.assert_allclose(runs[method].get_extra_fields()["energy"], ref.get_extra_fields()["energy"], rtol=1e-6)
+            np.testing.assert_allclose(runs[method].get_extra_fields()["physical_energy"], ref.get_extra_fields()["physical_energy"], rtol=1e-6)
 
 
 def test_same_key_same_result_and_resume():
-    kernel = TemperedGibbs(ebm.Ising.square_lattice(4), temperatures=[1.8, 2.4, 3.2])
+    kernel = gibbs(ebm.Ising.square_lattice(4), temperatures=[1.8, 2.4, 3.2])
     whole = run_mcmc(kernel, 4, warmup=10, samples=40, chains=2, extra=("replica_index",))
     part = run_mcmc(kernel, 4, warmup=10, samples=20, chains=2, extra=("replica_index",))
-    first = part.get_samples(group_by_chain=True)
+    first = part.get_samples(group_by_chain=True)["spins"]
     part.post_warmup_state = part.last_state
     part.run(part.last_state.rng_key, extra_fields=("replica_index",))
-    second = part.get_samples(group_by_chain=True)
-    np.testing.assert_array_equal(np.concatenate([first, second], 1), whole.get_samples(group_by_chain=True))
+    second = part.get_samples(group_by_chain=True)["spins"]
+    np.testing.assert_array_equal(np.concatenate([first, second], 1), whole.get_samples(group_by_chain=True)["spins"])
     assert int(part.last_state.i[0]) == 10 + 40
     # warmup() then run(): the sampling phase starts from the post-warmup state
     mcmc = MCMC(kernel, num_warmup=10, num_samples=5, num_chains=2, chain_method="vectorized", progress_bar=False)
@@ -373,30 +264,30 @@ def test_same_key_same_result_and_resume():
 
 
 def test_progress_bar_single_chain(capsys):
-    kernel = TemperedGibbs(frustrated_ising(n=5), temperatures=[1.0, 2.0])
+    kernel = gibbs(frustrated_ising(n=5), temperatures=[1.0, 2.0])
     mcmc = MCMC(kernel, num_warmup=5, num_samples=5, progress_bar=True)
     mcmc.run(jax.random.key(0), init_params=np.ones(5))
-    assert mcmc.get_samples().shape == (5, 5)
+    assert mcmc.get_samples()["spins"].shape == (5, 5)
     kernel2 = pickle.loads(pickle.dumps(kernel))
     np.testing.assert_array_equal(kernel2.temperatures, [1.0, 2.0])
 
 
 def test_jit_dtypes_and_x64():
-    kernel = TemperedGibbs(frustrated_ising(n=5), temperatures=[2.0, 3.0])
+    kernel = gibbs(frustrated_ising(n=5), temperatures=[2.0, 3.0])
     state = kernel.init(jax.random.key(0), 0)
     new = jax.jit(kernel.sample)(state, (), {})
-    assert new.x.dtype == jnp.int8 and new.energy.dtype == jnp.float32 and new.i == 1
+    assert new.x.dtype == jnp.int8 and new.physical_energy.dtype == jnp.float32 and new.i == 1
     assert jax.tree.structure(new) == jax.tree.structure(state)
     with enable_x64():
-        kernel = TemperedGibbs(frustrated_ising(n=5), temperatures=[2.0, 3.0])
+        kernel = gibbs(frustrated_ising(n=5), temperatures=[2.0, 3.0])
         new = jax.jit(kernel.sample)(kernel.init(jax.random.key(0), 0))
         assert new.energies.dtype == jnp.float64 and new.x.dtype == jnp.int8
-        kernel = TemperedGibbs(ebm.Ising.square_lattice(4), temperatures=[2.0, 3.0])
-        mcmc = run_mcmc(kernel, warmup=2, samples=3, chains=2, extra=("energy", "swap_accept"))
+        kernel = gibbs(ebm.Ising.square_lattice(4), temperatures=[2.0, 3.0])
+        mcmc = run_mcmc(kernel, warmup=2, samples=3, chains=2, extra=("physical_energy", "swap_accept"))
         ex = mcmc.get_extra_fields()
-        assert ex["energy"].dtype == jnp.float64 and ex["swap_accept"].dtype == jnp.float64
-        assert mcmc.get_samples().dtype == jnp.int8
-        np.testing.assert_allclose(ex["energy"], kernel.model.energy(mcmc.get_samples()))
+        assert ex["physical_energy"].dtype == jnp.float64 and ex["swap_accept"].dtype == jnp.float64
+        assert mcmc.get_samples()["spins"].dtype == jnp.int8
+        np.testing.assert_allclose(ex["physical_energy"], kernel.energy_model.energy(mcmc.get_samples()["spins"]))
 
 
 # ----------------------------------------------------------------------------- exactness
@@ -405,16 +296,16 @@ def test_frequencies_single_temperature(sparse):
     """All 2^10 states of a frustrated ±J model with fields: sampled vs exact probabilities."""
     model = frustrated_ising(sparse=sparse)
     assert len(model.blocks) >= 3  # a genuine block sweep, not single-site updates
-    kernel = TemperedGibbs(model, 1.0)
+    kernel = gibbs(model, 1.0)
     mcmc = run_mcmc(kernel, 1, warmup=30, samples=24, thinning=2, chains=1024)
-    codes = state_codes(mcmc.get_samples(group_by_chain=True), model.unit_values)
+    codes = state_codes(mcmc.get_samples(group_by_chain=True)["spins"], model.unit_values)
     assert_frequencies_match(codes, exact_probabilities(model, 1.0), "single temperature")
 
 
 def test_frequencies_every_rung_of_a_ladder():
     model = frustrated_ising(seed=5)
     ladder = np.array([0.8, 1.2, 1.9])
-    kernel = TemperedGibbs(model, temperatures=ladder)
+    kernel = gibbs(model, temperatures=ladder)
     mcmc = run_mcmc(kernel, 2, warmup=30, samples=24, thinning=2, chains=1024, extra=("x", "swap_accept"))
     x = np.asarray(mcmc.get_extra_fields(group_by_chain=True)["x"])  # (chain, draw, rung, spin)
     for k, t in enumerate(ladder):
@@ -428,13 +319,13 @@ def test_rbm_joint_statistics_match_exact_moments():
     model = ebm.RBM(rng.normal(0, 1.0, (6, 4)), rng.normal(0, 0.5, 6), rng.normal(0, 0.5, 4))
     temperature = 1.3
     exact = ebm.exact.moments(model, temperature)
-    mcmc = run_mcmc(TemperedGibbs(model, temperature), 3, warmup=20, samples=30, thinning=2, chains=1024,
-                    extra=("energy",))
-    x = np.asarray(mcmc.get_samples(group_by_chain=True), np.float64)  # (chain, draw, 10) = [v, h]
+    mcmc = run_mcmc(gibbs(model, temperature), 3, warmup=20, samples=30, thinning=2, chains=1024,
+                    extra=("physical_energy",))
+    x = np.asarray(mcmc.get_samples(group_by_chain=True)["units"], np.float64)  # (chain, draw, 10) = [v, h]
     v, h = x[..., :6], x[..., 6:]
     stats = np.concatenate(
         [x, (v[..., :, None] * h[..., None, :]).reshape(*x.shape[:2], -1),
-         np.asarray(mcmc.get_extra_fields(group_by_chain=True)["energy"], np.float64)[..., None]], -1
+         np.asarray(mcmc.get_extra_fields(group_by_chain=True)["physical_energy"], np.float64)[..., None]], -1
     )
     want = np.concatenate([np.asarray(exact.mean), np.asarray(exact.correlation).ravel(), [float(exact.mean_energy)]])
     iid = stats.reshape(-1, stats.shape[-1]).std(0) / np.sqrt(stats[..., 0].size)
@@ -449,12 +340,12 @@ def test_rbm_joint_statistics_match_exact_moments():
 def test_small_lattices_match_exact_moments(rows, cols, coupling, field, temperature):
     model = ebm.Ising.square_lattice(rows, cols, coupling, field)
     exact = ebm.exact.moments(model, temperature)
-    mcmc = run_mcmc(TemperedGibbs(model, temperature), 4, warmup=100, samples=30, thinning=2, chains=512,
-                    extra=("energy", "magnetization"))
-    x = np.asarray(mcmc.get_samples(group_by_chain=True), np.float64)
+    mcmc = run_mcmc(gibbs(model, temperature), 4, warmup=100, samples=30, thinning=2, chains=512,
+                    extra=("physical_energy", "magnetization"))
+    x = np.asarray(mcmc.get_samples(group_by_chain=True)["spins"], np.float64)
     ex = mcmc.get_extra_fields(group_by_chain=True)
     right = (x * np.roll(x, -1, -1)).mean((-1, -2))  # nearest-neighbour correlation along rows
-    stats = np.stack([np.asarray(ex["energy"], np.float64), np.asarray(ex["magnetization"], np.float64), right], -1)
+    stats = np.stack([np.asarray(ex["physical_energy"], np.float64), np.asarray(ex["magnetization"], np.float64), right], -1)
     corr = np.asarray(exact.correlation).reshape(rows, cols, rows, cols)
     i, j = np.meshgrid(np.arange(rows), np.arange(cols), indexing="ij")
     want = [float(exact.mean_energy), float(np.mean(exact.mean)), corr[i, j, i, (j + 1) % cols].mean()]
@@ -463,16 +354,17 @@ def test_small_lattices_match_exact_moments(rows, cols, coupling, field, tempera
     assert np.abs(z).max() < z_crit(3), f"z = {z}"
 
 
+@pytest.mark.slow
 def test_lattice_16x16_mean_energy_matches_kaufman():
     """Below, at and above Tc: mean energy per spin within z_crit MCSE (ESS-based) of Kaufman."""
     temperatures = (1.8, 2.269, 3.0)
     bound = z_crit(len(temperatures))
     model = ebm.Ising.square_lattice(16)
     for k, t in enumerate(temperatures):
-        kernel = TemperedGibbs(model, t, store_states=False)
+        kernel = gibbs(model, t, store_states=False)
         mcmc = run_mcmc(kernel, 10 + k, warmup=300, samples=6000, chains=8, init=np.ones((8, 16, 16)),
-                        extra=("energy",))
-        e = np.asarray(mcmc.get_extra_fields(group_by_chain=True)["energy"], np.float64) / 256
+                        extra=("physical_energy",))
+        e = np.asarray(mcmc.get_extra_fields(group_by_chain=True)["physical_energy"], np.float64) / 256
         ess = float(effective_sample_size(e))
         mcse = e.std() / np.sqrt(ess)
         exact = float(ebm.exact.kaufman_mean_energy(16, 16, t))
@@ -498,20 +390,21 @@ def round_trips(replica_index):
     return out
 
 
+@pytest.mark.slow
 def test_replica_exchange_unsticks_a_cold_ferromagnet():
     """8×8 at T=1.5: flipping the magnetisation costs two domain walls (ΔE ≈ 4LJ = 32, so
     e^{-ΔE/T} ~ 1e-9): plain Gibbs keeps its sign, the ladder up to 3.5 visits both signs."""
     model = ebm.Ising.square_lattice(8)
     chains, temperature = 4, 1.5
     up_down = np.stack([np.ones((8, 8)), np.ones((8, 8)), -np.ones((8, 8)), -np.ones((8, 8))])
-    plain = run_mcmc(TemperedGibbs(model, temperature, store_states=False), 20, warmup=0, samples=3000,
+    plain = run_mcmc(gibbs(model, temperature, store_states=False), 20, warmup=0, samples=3000,
                      chains=chains, init=up_down, extra=("magnetization",))
     m = np.asarray(plain.get_extra_fields(group_by_chain=True)["magnetization"])
     assert np.all(m[:2] > 0) and np.all(m[2:] < 0)  # every draw keeps its starting sign
     assert float(split_gelman_rubin(m)) > 1.5  # and R-hat says so
 
     ladder = geometric_ladder(temperature, 3.5, 8)
-    tempered = run_mcmc(TemperedGibbs(model, temperatures=ladder, store_states=False), 21, warmup=0,
+    tempered = run_mcmc(gibbs(model, temperatures=ladder, store_states=False), 21, warmup=0,
                         samples=3000, chains=chains, init=up_down,
                         extra=("magnetization", "replica_index", "swap_accept"))
     ex = tempered.get_extra_fields(group_by_chain=True)

@@ -142,7 +142,7 @@ class TemperedGibbsState(NamedTuple):
 
     - **i** - iteration counter; the swap round after sweep ``i`` tries the pairs
       ``(k, k+1)`` with ``k ≡ i (mod 2)``; a temperature schedule is evaluated at ``i``.
-    - **replicas** - the carried :class:`ReplicaState` (units, energies, replica ids of every slot).
+    - **x** - units of every temperature slot, shape ``(n,) + event_shape`` (``x[0]`` at the target).
     - **z** - the sample (``sample_field``): a dict with ``physical_energy`` and
       ``magnetization`` of the target state, plus the state itself under ``spins`` (±1) or
       ``units`` ({0,1}) when states are stored.
@@ -156,7 +156,7 @@ class TemperedGibbsState(NamedTuple):
     """
 
     i: Any
-    replicas: ReplicaState
+    x: Any
     z: Any
     potential_energy: Any
     physical_energy: Any
@@ -358,7 +358,7 @@ class TemperedGibbs(EBMKernel):
             z[self.state_name] = replicas.x[0]
         beta0 = self._betas(jnp.maximum(i - 1, 0), e0.dtype)[0]
         return TemperedGibbsState(
-            i, replicas, z, e0 * beta0, e0, mags[0], replicas.energies, replicas.replica_index,
+            i, replicas.x, z, e0 * beta0, e0, mags[0], replicas.energies, replicas.replica_index,
             accept, mean_accept, rng_key,
         )
 
@@ -378,7 +378,8 @@ class TemperedGibbs(EBMKernel):
     def _step_chain(self, state, potential, barrier=None):
         rng_key, words = _random.split_key(state.rng_key, 2)
         betas = self._betas(state.i, state.energies.dtype)
-        replicas, info = tempered_gibbs_step(words, state.replicas, self.energy_model, betas, state.i % 2, barrier)
+        carried = ReplicaState(state.x, state.energies, state.replica_index)
+        replicas, info = tempered_gibbs_step(words, carried, self.energy_model, betas, state.i % 2, barrier)
         count = (state.i + 1).astype(state.energies.dtype)
         mean_accept = state.mean_swap_accept + (info.swap_accept - state.mean_swap_accept) / count
         return self._observe(state.i + 1, replicas, info.magnetizations, info.swap_accept, mean_accept, rng_key)
