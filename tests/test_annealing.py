@@ -13,21 +13,18 @@ from numpyro.infer import MCMC
 import ebm_numpyro as ebm
 from ebm_numpyro import schedules
 from ebm_numpyro.kernels.annealing import CyclicAnnealing
+from stats import mcse_mean, z_crit
 
-Z = 4.0
+Z = z_crit(2)  # two-sided bound for the (at most two) moments each test checks
 CHAINS = 8
+DW = ebm.potential(ebm.DoubleWell())
 
 
-def run(kernel, num_samples, init, key=0, extra=("temperature", "energy", "best_energy", "at_base")):
+def run(kernel, num_samples, init, key=0, extra=("temperature", "physical_energy", "best_energy", "at_base")):
     mcmc = MCMC(kernel, num_warmup=0, num_samples=num_samples, num_chains=init.shape[0],
                 chain_method="vectorized", progress_bar=False)
     mcmc.run(jax.random.PRNGKey(key), init_params=init, extra_fields=extra)
     return mcmc
-
-
-def mcse_mean(draws):
-    draws = np.asarray(draws, np.float64)
-    return draws.mean(), draws.std() / np.sqrt(effective_sample_size(draws))
 
 
 def crossings(x, threshold=0.5):
@@ -47,7 +44,7 @@ def left_well_moments(temperature):
 
 
 def test_metropolis_at_low_temperature_stays_in_left_well():
-    kernel = CyclicAnnealing(model=ebm.DoubleWell(), schedule=schedules.constant(0.05),
+    kernel = CyclicAnnealing(potential_fn=ebm.potential(ebm.DoubleWell()), temperature=schedules.constant(0.05),
                              move="metropolis", step_size=1.0)
     mcmc = run(kernel, 10_000, -jnp.ones((CHAINS, 1)))
     x = np.asarray(mcmc.get_samples(group_by_chain=True))[..., 0]
@@ -61,21 +58,21 @@ def test_metropolis_at_low_temperature_stays_in_left_well():
 
 @pytest.mark.parametrize("move, step_size", [("metropolis", 0.7), ("langevin", 0.02)])
 def test_cyclic_annealing_crosses_and_base_draws_are_symmetric(move, step_size):
-    schedule = schedules.cyclic_cosine(1.0, 0.05, 200)
+    schedule = schedules.cyclic_cosine(0.05, 1.0, 200)
     dw = ebm.DoubleWell()
     # every move: the trajectory crosses the barrier many times
-    traj = run(CyclicAnnealing(model=dw, schedule=schedule, move=move, step_size=step_size),
+    traj = run(CyclicAnnealing(potential_fn=ebm.potential(dw), temperature=schedule, move=move, step_size=step_size),
                20_000, -jnp.ones((CHAINS, 1)), key=1)
     x = np.asarray(traj.get_samples(group_by_chain=True))[..., 0]
     counts = [crossings(c) for c in x]
     assert min(counts) >= 20, counts
     extra = traj.get_extra_fields(group_by_chain=True)
     np.testing.assert_allclose(extra["temperature"][0], schedule(jnp.arange(20_000)), rtol=1e-5)
-    np.testing.assert_allclose(extra["energy"], dw.energy(x[..., None]), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(extra["physical_energy"], dw.energy(x[..., None]), rtol=1e-4, atol=1e-5)
     assert np.all(np.diff(extra["best_energy"], axis=1) <= 0)
     assert np.all(extra["at_base"] == np.isclose(extra["temperature"], 0.05, rtol=1e-3))
     # base-temperature draws only: P(right well) = 1/2 by symmetry
-    base = run(CyclicAnnealing(model=dw, schedule=schedule, move=move, step_size=step_size,
+    base = run(CyclicAnnealing(potential_fn=ebm.potential(dw), temperature=schedule, move=move, step_size=step_size,
                                base_only=True),
                500, -jnp.ones((CHAINS, 1)), key=2)
     xb = np.asarray(base.get_samples(group_by_chain=True))[..., 0]
@@ -88,7 +85,7 @@ def test_cyclic_annealing_crosses_and_base_draws_are_symmetric(move, step_size):
 
 def test_tilted_double_well_annealing_ends_in_deep_well():
     dw = ebm.DoubleWell(tilt=0.5)  # E(-1) ~ -0.5 (deep), E(+1) ~ +0.5 (shallow)
-    kernel = CyclicAnnealing(model=dw, schedule=schedules.exponential_cooling(1.0, 0.01, 4000),
+    kernel = CyclicAnnealing(potential_fn=ebm.potential(dw), temperature=schedules.exponential_cooling(0.01, 1.0, 4000),
                              move="metropolis", step_size=0.7)
     mcmc = run(kernel, 5000, jnp.ones((16, 1)), key=3, extra=("best_energy", "best_z"))
     x = np.asarray(mcmc.get_samples(group_by_chain=True))[..., 0]
@@ -105,8 +102,8 @@ def test_sawtooth_base_only_and_numpyro_model():
 
     # 80 of every 100 steps at the base temperature T = 1: the plateau lets the chain
     # equilibrate, so the base-only draws are (nearly) samples of the target N(2, 1)
-    schedule = schedules.sawtooth(3.0, 1.0, 100, base_fraction=0.8)
-    kernel = CyclicAnnealing(model=model, schedule=schedule, step_size=2.0, base_only=True)
+    schedule = schedules.sawtooth(1.0, 3.0, 100, base_fraction=0.8)
+    kernel = CyclicAnnealing(model=model, temperature=schedule, step_size=2.0, base_only=True)
     mcmc = MCMC(kernel, num_warmup=100, num_samples=4000, num_chains=2, chain_method="vectorized",
                 progress_bar=False)
     mcmc.run(jax.random.PRNGKey(0), extra_fields=("temperature", "i"))
@@ -123,7 +120,7 @@ def test_sawtooth_base_only_and_numpyro_model():
 def test_potential_fn_sequential_chain_same_key_same_result():
     def go():
         kernel = CyclicAnnealing(potential_fn=lambda z: jnp.sum((z**2 - 1) ** 2),
-                                 schedule=schedules.cyclic_cosine(1.0, 0.1, 20))
+                                 temperature=schedules.cyclic_cosine(0.1, 1.0, 20))
         mcmc = MCMC(kernel, num_warmup=5, num_samples=50, progress_bar=False)
         mcmc.run(jax.random.PRNGKey(4), init_params=jnp.zeros(2))
         return np.asarray(mcmc.get_samples())
@@ -136,18 +133,19 @@ def test_potential_fn_sequential_chain_same_key_same_result():
 @pytest.mark.parametrize(
     "kwargs, err, match",
     [
-        (dict(schedule=schedules.constant(1.0)), ValueError, "exactly one"),
-        (dict(potential_fn=jnp.sum, model=ebm.DoubleWell(), schedule=schedules.constant(1.0)), ValueError, "exactly one"),
-        (dict(model=ebm.DoubleWell()), ValueError, "schedule"),
-        (dict(model=ebm.DoubleWell(), schedule=lambda t: 1.0 - 1e-3 * t), ValueError, "step 1000"),
-        (dict(model=ebm.DoubleWell(), schedule=lambda t: jnp.nan * t), ValueError, "schedule"),
-        (dict(model=ebm.DoubleWell(), schedule=schedules.constant(1.0), move="hmc"), ValueError, "move"),
-        (dict(model=ebm.DoubleWell(), schedule=schedules.constant(1.0), step_size=0.0), ValueError, "step_size"),
-        (dict(model=ebm.DoubleWell(), schedule=schedules.cyclic_cosine(1.0, 0.1, 20), base_only=True,
+        (dict(temperature=schedules.constant(1.0)), ValueError, "exactly one"),
+        (dict(potential_fn=jnp.sum, model=lambda: None, temperature=1.0), ValueError, "exactly one"),
+        (dict(model=ebm.DoubleWell(), temperature=1.0), ValueError, "potential_fn=ebm.potential"),
+        (dict(potential_fn=DW), TypeError, "temperature"),
+        (dict(potential_fn=DW, temperature=lambda t: 1.0 - 1e-3 * t), ValueError, "step 1000"),
+        (dict(potential_fn=DW, temperature=lambda t: jnp.nan * t), ValueError, "temperature"),
+        (dict(potential_fn=DW, temperature=-1.0), ValueError, "temperature"),
+        (dict(potential_fn=DW, temperature=1.0, move="hmc"), ValueError, "move"),
+        (dict(potential_fn=DW, temperature=1.0, step_size=0.0), ValueError, "step_size"),
+        (dict(potential_fn=DW, temperature=schedules.cyclic_cosine(0.1, 1.0, 20), base_only=True,
               base_temperature=0.01), ValueError, "base_temperature"),
-        (dict(model=ebm.DoubleWell(), schedule=schedules.constant(1.0), move="heat_bath"),
-         ValueError, "heat_bath"),
-        (dict(model=ebm.Ising.square_lattice(4), schedule=schedules.constant(1.0), move="metropolis"),
+        (dict(potential_fn=DW, temperature=1.0, move="heat_bath"), ValueError, "heat_bath"),
+        (dict(potential_fn=ebm.potential(ebm.Ising.square_lattice(4)), temperature=1.0, move="metropolis"),
          ValueError, "heat_bath"),
     ],
 )
@@ -157,7 +155,7 @@ def test_bad_input(kwargs, err, match):
 
 
 def test_needs_init_params_and_checks_shape():
-    kernel = CyclicAnnealing(model=ebm.DoubleWell(dim=2), schedule=schedules.constant(1.0))
+    kernel = CyclicAnnealing(potential_fn=ebm.potential(ebm.DoubleWell(dim=2)), temperature=schedules.constant(1.0))
     mcmc = MCMC(kernel, num_warmup=1, num_samples=1, progress_bar=False)
     with pytest.raises(ValueError, match="init_params"):
         mcmc.run(jax.random.PRNGKey(0))
@@ -169,8 +167,8 @@ def test_heat_bath_annealing_finds_the_ising_ground_state():
     lattice = ebm.Ising.square_lattice(4)  # periodic 4 x 4, J = 1: ground energy -32 (all aligned)
     ground = float(lattice.energy(np.ones(lattice.event_shape, np.int8)))
     init = np.where(np.random.default_rng(0).random((4,) + lattice.event_shape) < 0.5, 1, -1).astype(np.int8)
-    kernel = CyclicAnnealing(model=lattice, schedule=schedules.exponential_cooling(5.0, 0.1, 400))
-    mcmc = run(kernel, 500, jnp.asarray(init), key=5, extra=("energy", "best_energy", "temperature"))
+    kernel = CyclicAnnealing(potential_fn=ebm.potential(lattice), temperature=schedules.exponential_cooling(0.1, 5.0, 400))
+    mcmc = run(kernel, 500, jnp.asarray(init), key=5, extra=("physical_energy", "best_energy", "temperature"))
     extra = mcmc.get_extra_fields(group_by_chain=True)
     np.testing.assert_allclose(extra["best_energy"][:, -1], ground)
     assert extra["temperature"][0, -1] == pytest.approx(0.1, rel=1e-5)
@@ -184,11 +182,11 @@ def test_heat_bath_base_draws_match_exact_energy():
     model = ebm.Ising(j + j.T, 0.3 * rng.normal(size=8))
     t_base = 1.5
     exact = ebm.exact.moments(model, t_base)
-    schedule = schedules.sawtooth(4.0, t_base, 50, base_fraction=0.8)
-    kernel = CyclicAnnealing(model=model, schedule=schedule, base_only=True)
+    schedule = schedules.sawtooth(t_base, 4.0, 50, base_fraction=0.8)
+    kernel = CyclicAnnealing(potential_fn=ebm.potential(model), temperature=schedule, base_only=True)
     init = jnp.ones((CHAINS, 8), jnp.int8)
-    mcmc = run(kernel, 2000, init, key=6, extra=("energy", "temperature"))
-    energy = np.asarray(mcmc.get_extra_fields(group_by_chain=True)["energy"], np.float64)
+    mcmc = run(kernel, 2000, init, key=6, extra=("physical_energy", "temperature"))
+    energy = np.asarray(mcmc.get_extra_fields(group_by_chain=True)["physical_energy"], np.float64)
     np.testing.assert_allclose(mcmc.get_extra_fields()["temperature"], t_base, rtol=1e-5)
     m, se = mcse_mean(energy)
     assert abs(m - float(exact.mean_energy)) < Z * se, (m, float(exact.mean_energy), se)
