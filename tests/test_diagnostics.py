@@ -21,19 +21,30 @@ from conftest import random_couplings
 import ebm_numpyro as ebm
 from ebm_numpyro import diagnostics as dg
 from ebm_numpyro.diagnostics import _arviz_compat as compat
+from ebm_numpyro.kernels._base import state_name
 
-HAS_KERNEL = hasattr(ebm, "TemperedGibbs")
 
 
 # --- helpers ---------------------------------------------------------------------------
-def fake_mcmc(samples, extra, model=None, temperatures=None, **sampler_attrs):
+def fake_mcmc(samples, extra, sampler=None):
     """Stand-in for a finished numpyro.infer.MCMC (only what to_inference_data reads)."""
-    sampler = SimpleNamespace(model=model, temperatures=temperatures, **sampler_attrs)
     return SimpleNamespace(
         sampler=sampler,
         get_samples=lambda group_by_chain=False: samples,
         get_extra_fields=lambda group_by_chain=False: extra,
     )
+
+
+def gibbs(model, temperatures, store_states=True):
+    return ebm.TemperedGibbs(potential_fn=ebm.potential(model), temperatures=temperatures,
+                             store_states=store_states)
+
+
+def observables(model, x):
+    """The samples TemperedGibbs returns for states x: observables and the states."""
+    energy = np.asarray(model.energy(jnp.asarray(x)))
+    magnetization = x.reshape(x.shape[:2] + (-1,)).mean(-1)
+    return {"physical_energy": energy, "magnetization": magnetization, state_name(model): x}
 
 
 def exact_draws(model, temperature, key, chains, draws):
@@ -45,10 +56,8 @@ def exact_draws(model, temperature, key, chains, draws):
 
 
 def idata_from_states(model, x, temperature, **extra):
-    energy = np.asarray(model.energy(jnp.asarray(x)))
-    magnetization = x.reshape(x.shape[:2] + (-1,)).mean(-1)
-    fields = {"energy": energy, "magnetization": magnetization, **extra}
-    return dg.from_samples(x, fields, model=model, temperatures=[temperature])
+    layout = gibbs(model, [temperature]).output_layout()
+    return dg.from_samples(observables(model, x), extra, layout=layout)
 
 
 def ar1(rng, phi, chains, draws, offsets=None):
@@ -82,13 +91,13 @@ def ladder_idata(frustrated):
     x = exact_draws(frustrated, 1.5, jax.random.PRNGKey(0), chains, draws)
     rep = np.stack([rng.permutation(n_t) for _ in range(chains * draws)]).reshape(chains, draws, n_t)
     acc = rng.uniform(size=(chains, draws, n_t - 1))
+    samples = observables(frustrated, x)
     extra = {
-        "energy": np.asarray(frustrated.energy(jnp.asarray(x))),
-        "magnetization": x.mean(-1),
+        "potential_energy": samples["physical_energy"] / 1.5,
         "swap_accept": acc,
         "replica_index": rep,
     }
-    mcmc = fake_mcmc(x, extra, model=frustrated, temperatures=np.array([1.5, 2.0, 3.0, 4.5]))
+    mcmc = fake_mcmc(samples, extra, gibbs(frustrated, np.array([1.5, 2.0, 3.0, 4.5])))
     return dg.to_inference_data(mcmc), extra
 
 
@@ -108,7 +117,7 @@ def test_posterior_and_sample_stats_layout(ladder_idata):
     stats = dg.get_group(idata, "sample_stats")
     assert post["spins"].dims == ("chain", "draw", "spin")
     assert post["spins"].dtype == np.int8
-    assert post["energy"].dims == ("chain", "draw") == post["magnetization"].dims
+    assert post["physical_energy"].dims == ("chain", "draw") == post["magnetization"].dims
     assert post.attrs["temperature"] == 1.5
     np.testing.assert_array_equal(post["chain"], [0, 1])
     np.testing.assert_array_equal(post["spin"], np.arange(6))
@@ -119,40 +128,40 @@ def test_posterior_and_sample_stats_layout(ladder_idata):
     np.testing.assert_allclose(stats["temperature_low"], [1.5, 2.0, 3.0])
     np.testing.assert_allclose(stats["temperature_high"], [2.0, 3.0, 4.5])
     np.testing.assert_array_equal(stats["replica_index"], extra["replica_index"])
-    np.testing.assert_allclose(stats["energy"], post["energy"])  # physical energy, mirrored
+    # NumPyro's potential_energy becomes ArviZ's lp; nothing is called "energy" (HMC's)
+    np.testing.assert_allclose(stats["lp"], -post["physical_energy"] / 1.5, rtol=1e-6)
+    assert "energy" not in stats and "potential_energy" not in stats
 
 
 def test_arviz_itself_reads_the_result(ladder_idata):
     idata, _ = ladder_idata
-    summary = az.summary(idata, var_names=["energy", "magnetization"])
+    summary = az.summary(idata, var_names=["physical_energy", "magnetization"])
     assert len(summary) == 2
 
 
 def test_lattice_bm_and_rbm_dims():
     lattice = ebm.Ising.square_lattice(3, 4)
     x = np.ones((2, 5, 3, 4), np.int8)
-    post = dg.get_group(dg.from_samples(x, model=lattice), "posterior")
+    post = dg.get_group(dg.from_samples({"spins": x}, layout=gibbs(lattice, [1.0]).output_layout()), "posterior")
     assert post["spins"].dims == ("chain", "draw", "row", "col")
     assert (post.sizes["row"], post.sizes["col"]) == (3, 4)
 
     rng = np.random.default_rng(0)
     bm = ebm.BoltzmannMachine(random_couplings(rng, 3), np.zeros(3))
-    post = dg.get_group(dg.from_samples(np.zeros((1, 4, 3), np.int8), model=bm), "posterior")
+    layout = gibbs(bm, [1.0]).output_layout()
+    post = dg.get_group(dg.from_samples({"units": np.zeros((1, 4, 3), np.int8)}, layout=layout), "posterior")
     assert post["units"].dims == ("chain", "draw", "unit")
-
-    rbm = ebm.RBM(rng.normal(size=(3, 2)))
-    post = dg.get_group(dg.from_samples(np.zeros((1, 4, 5), np.int8), model=rbm), "posterior")
-    assert list(post["layer"].values) == ["visible"] * 3 + ["hidden"] * 2
+    # user dims and coords override the kernel's (as in az.from_numpyro)
+    post = dg.get_group(dg.from_samples({"units": np.zeros((1, 4, 3), np.int8)}, layout=layout,
+                                        dims={"units": ["neuron"]}, coords={"neuron": ["a", "b", "c"]}), "posterior")
+    assert post["units"].dims == ("chain", "draw", "neuron") and list(post["neuron"].values) == ["a", "b", "c"]
 
 
 def test_store_states_false_keeps_only_scalars(frustrated):
-    extra = {"energy": np.zeros((2, 7)), "magnetization": np.zeros((2, 7))}
-    mcmc = fake_mcmc(np.zeros((2, 7)), extra, model=frustrated, temperatures=[1.0], store_states=False)
+    samples = {"physical_energy": np.zeros((2, 7)), "magnetization": np.zeros((2, 7))}
+    mcmc = fake_mcmc(samples, {}, gibbs(frustrated, [1.0], store_states=False))
     post = dg.get_group(dg.to_inference_data(mcmc), "posterior")
-    assert set(post.data_vars) == {"energy", "magnetization"}
-    # detected by shape too, without the store_states attribute
-    mcmc = fake_mcmc(np.zeros((2, 7)), extra, model=frustrated, temperatures=[1.0])
-    assert "spins" not in dg.get_group(dg.to_inference_data(mcmc), "posterior")
+    assert set(post.data_vars) == {"physical_energy", "magnetization"}
 
 
 def test_generic_numpyro_run_without_energy_model():
@@ -169,8 +178,7 @@ def test_generic_numpyro_run_without_energy_model():
     rng = np.random.default_rng(0)
     samples = {"mu": rng.normal(size=(2, 30)), "theta": rng.normal(size=(2, 30, 3))}
     extra = {"energy": rng.normal(size=(2, 30)), "diverging": np.zeros((2, 30), bool)}
-    mcmc = fake_mcmc(samples, extra)
-    mcmc.sampler = NUTS(model)  # its .model is a NumPyro model function, not an EnergyModel
+    mcmc = fake_mcmc(samples, extra, NUTS(model))  # not one of the library's kernels
     idata = dg.to_inference_data(mcmc)
     post = dg.get_group(idata, "posterior")
     stats = dg.get_group(idata, "sample_stats")
@@ -184,24 +192,16 @@ def test_generic_numpyro_run_without_energy_model():
     post = dg.get_group(dg.to_inference_data(fake_mcmc(arr, {})), "posterior")
     assert post["x"].dims == ("chain", "draw", "x_dim_0")
 
-    # sample sites of a NumPyro model next to an EnergyModel keep the model's dims
-    well = ebm.DoubleWell(dim=2)
-    sites = {"x": arr, "scale": rng.normal(size=(2, 30))}
-    post = dg.get_group(dg.from_samples(sites, {"energy": arr[..., 0]}, model=well), "posterior")
-    assert post["x"].dims == ("chain", "draw", *well.event_dims)
-    assert post["scale"].dims == ("chain", "draw") == post["energy"].dims
 
 
 def test_conversion_errors(frustrated):
-    with pytest.raises(ValueError, match="trailing|expected"):
-        dg.from_samples(np.zeros((2, 5, 4), np.int8), model=frustrated)
+    layout = gibbs(frustrated, [1.0, 2.0]).output_layout()
+    with pytest.raises(ValueError, match="spins.*dims"):
+        dg.from_samples({"spins": np.zeros((2, 5, 4, 2), np.int8)}, layout=layout)
     with pytest.raises(ValueError, match="replica_index"):
-        dg.from_samples(np.zeros((2, 5, 6), np.int8), {"replica_index": np.zeros((2, 5, 3), int)},
-                        model=frustrated, temperatures=[1.0, 2.0])
+        dg.from_samples({"spins": np.zeros((2, 5, 6), np.int8)}, {"replica_index": np.zeros((2, 5))}, layout=layout)
     with pytest.raises(ValueError, match="chain, draw"):
-        dg.from_samples(np.zeros((2, 5, 6), np.int8), {"energy": np.zeros((2, 4))}, model=frustrated)
-    with pytest.raises(TypeError, match="EnergyModel"):
-        dg.from_samples(np.zeros((2, 5, 6)), model=lambda: None)
+        dg.from_samples({"spins": np.zeros((2, 5, 6), np.int8)}, {"lp": np.zeros((2, 4))}, layout=layout)
 
 
 # --- mixing ------------------------------------------------------------------------------
@@ -237,7 +237,7 @@ def test_rhat_flags_chains_with_different_means():
 def test_mixing_defaults_and_array_variables(ladder_idata):
     idata, _ = ladder_idata
     default = dg.mixing(idata)
-    assert list(default["quantity"].values) == ["energy", "magnetization"]
+    assert list(default["quantity"].values) == ["physical_energy", "magnetization"]
     assert set(default.data_vars) == {"ess_bulk", "ess_tail", "r_hat", "tau"}
     table = dg.mixing(idata, var_names=["spins"]).to_dataframe()
     assert list(table.index) == ["spins"] and np.isfinite(table.values).all()
@@ -287,11 +287,12 @@ def test_tempering_summary(ladder_idata):
 
 def test_tempering_errors(frustrated):
     x = np.ones((1, 5, 6), np.int8)
-    plain = dg.from_samples(x, {"energy": np.zeros((1, 5))}, model=frustrated, temperatures=[1.0])
+    layout = gibbs(frustrated, [1.0]).output_layout()
+    plain = dg.from_samples({"spins": x}, {"potential_energy": np.zeros((1, 5))}, layout=layout)
     with pytest.raises(ValueError, match=r"extra_fields=\(\"swap_accept\", \"replica_index\"\)"):
         dg.tempering(plain)
     with pytest.raises(ValueError, match="no ladder"):
-        dg.tempering(dg.from_samples(x, {"swap_accept": np.zeros((1, 5, 0))}, model=frustrated))
+        dg.tempering(dg.from_samples({"spins": x}, {"swap_accept": np.zeros((1, 5, 0))}, layout=layout))
     with pytest.raises(ValueError, match="permutation"):
         dg.round_trips(np.zeros((1, 5, 3), int))
 
@@ -309,7 +310,7 @@ def test_compare_exact_on_exact_draws(frustrated):
     np.testing.assert_allclose(corr, corr.T)
     assert dg.max_abs_z(result) < dg.z_threshold(result, alpha=1e-3)
     # MCSE of iid draws ≈ sd / sqrt(MN)
-    ess = float(result["energy"].sel(statistic="ess"))
+    ess = float(result["physical_energy"].sel(statistic="ess"))
     assert 0.8 * 4000 < ess < 1.2 * 4000
 
 
@@ -338,17 +339,16 @@ def test_compare_exact_scalars_only_and_errors(frustrated):
     x = exact_draws(frustrated, 1.5, jax.random.PRNGKey(4), chains=2, draws=500)
     full = idata_from_states(frustrated, x, 1.5)
     post = dg.get_group(full, "posterior")
-    extra = {"energy": post["energy"].values, "magnetization": post["magnetization"].values}
-    scalars = dg.from_samples(np.zeros((2, 500)), extra, model=frustrated, temperatures=[1.5],
-                              store_states=False)
+    samples = {"physical_energy": post["physical_energy"].values, "magnetization": post["magnetization"].values}
+    scalars = dg.from_samples(samples, layout=gibbs(frustrated, [1.5], store_states=False).output_layout())
     result = dg.compare_exact(scalars, frustrated)
-    assert set(result.data_vars) == {"energy", "magnetization"}
+    assert set(result.data_vars) == {"physical_energy", "magnetization"}
     assert dg.max_abs_z(result) < dg.z_threshold(result, alpha=1e-3)
     with pytest.raises(ValueError, match="max_correlations"):
         dg.compare_exact(full, frustrated, max_correlations=10)
     with pytest.raises(TypeError, match="discrete"):
         dg.compare_exact(full, ebm.DoubleWell())
-    no_temperature = dg.from_samples(x, model=frustrated)
+    no_temperature = dg.from_samples({"spins": x})
     with pytest.raises(ValueError, match="temperature"):
         dg.compare_exact(no_temperature, frustrated)
     with pytest.raises(ValueError, match="temperature"):
@@ -365,16 +365,14 @@ def test_correlation_chunking_matches_direct(frustrated, monkeypatch):
 
 
 # --- with the real kernel ----------------------------------------------------------------
-@pytest.mark.skipif(not HAS_KERNEL, reason="ebm.TemperedGibbs not available yet")
 def test_tempered_gibbs_run_end_to_end():
     from numpyro.infer import MCMC
 
     model = ebm.Ising.square_lattice(3, 3)
     ladder = ebm.geometric_ladder(2.5, 6.0, 4)
-    mcmc = MCMC(ebm.TemperedGibbs(model, temperatures=ladder), num_warmup=100, num_samples=1000,
+    mcmc = MCMC(gibbs(model, ladder), num_warmup=100, num_samples=1000,
                 num_chains=2, chain_method="vectorized", progress_bar=False)
-    mcmc.run(jax.random.PRNGKey(0),
-             extra_fields=("energy", "magnetization", "swap_accept", "replica_index"))
+    mcmc.run(jax.random.PRNGKey(0), extra_fields=("potential_energy", "swap_accept", "replica_index"))
     idata = dg.to_inference_data(mcmc)
     post = dg.get_group(idata, "posterior")
     stats = dg.get_group(idata, "sample_stats")

@@ -83,7 +83,7 @@ def compare_exact(
 ) -> xr.Dataset:
     """Sampled moments against exact enumeration, with z-scores from the MCSE.
 
-    For each quantity f (``energy`` E, ``magnetization`` m = mean unit value, ``mean``
+    For each quantity f (``physical_energy`` E, ``magnetization`` m = mean unit value, ``mean``
     ⟨x_i⟩ and ``correlation`` ⟨x_i x_j⟩, for an RBM ⟨v_i h_j⟩) over M chains of N draws:
 
     .. math::
@@ -100,7 +100,7 @@ def compare_exact(
     one mode has a small MCSE and a wrong mean).
 
     ``idata``: from :func:`to_inference_data`; the posterior needs the states (``spins``
-    or ``units``) for mean and correlation, ``energy`` / ``magnetization`` are taken from
+    or ``units``) for mean and correlation, ``physical_energy`` / ``magnetization`` are taken from
     the posterior or computed from the states. ``temperature`` defaults to the
     posterior's ``temperature`` attribute (the target temperature of the run).
 
@@ -111,7 +111,7 @@ def compare_exact(
     magnetization and means.
 
     Returns an ``xarray.Dataset`` with a leading dimension ``statistic`` =
-    ("sampled", "exact", "mcse", "ess", "z"): variables ``energy`` and ``magnetization``
+    ("sampled", "exact", "mcse", "ess", "z"): variables ``physical_energy`` and ``magnetization``
     (scalars per statistic), ``mean`` (the model's event dims) and ``correlation``
     (``{dim}_i``, ``{dim}_j`` over the flattened units, or ``visible``, ``hidden`` for an
     RBM). ``result.sel(statistic="z")`` holds all z-scores.
@@ -137,10 +137,10 @@ def compare_exact(
             f"(more than max_correlations={max_correlations}); pass correlations=False to "
             "compare only energy, magnetization and means, or raise max_correlations"
         )
-    if not has_states and not {"energy", "magnetization"} & set(post.data_vars):
+    if not has_states and not {"physical_energy", "magnetization"} & set(post.data_vars):
         raise ValueError(
-            f"the posterior has neither the states {name!r} nor 'energy'/'magnetization': run "
-            'with stored states or request extra_fields=("energy", "magnetization")'
+            f"the posterior has neither the states {name!r} nor 'physical_energy'/'magnetization' "
+            "(the samples of ebm.TemperedGibbs)"
         )
     moments = _exact.moments(model, temperature)
     dims = tuple(model.event_dims)
@@ -152,17 +152,17 @@ def compare_exact(
 
     out: dict = {}
     scalar = {}
-    if "energy" in post.data_vars:
-        scalar["energy"] = np.asarray(post["energy"].transpose("chain", "draw"))
+    if "physical_energy" in post.data_vars:
+        scalar["physical_energy"] = np.asarray(post["physical_energy"].transpose("chain", "draw"))
     elif x is not None:
         states = jnp.asarray(x.reshape(x.shape[:2] + tuple(model.event_shape)))
-        scalar["energy"] = np.asarray(model.energy(states))
+        scalar["physical_energy"] = np.asarray(model.energy(states))
     if "magnetization" in post.data_vars:
         scalar["magnetization"] = np.asarray(post["magnetization"].transpose("chain", "draw"))
     elif x is not None:
         scalar["magnetization"] = x.mean(axis=-1)
     exact_scalar = {
-        "energy": float(moments.mean_energy),
+        "physical_energy": float(moments.mean_energy),
         "magnetization": float(jnp.mean(moments.mean)),
     }
     for key, values in scalar.items():
