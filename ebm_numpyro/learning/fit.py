@@ -28,6 +28,9 @@ from .gradients import _contrastive, _exact_gradient, gibbs_chain, init_chains, 
 __all__ = ["FitResult", "fit", "save_checkpoint", "load_checkpoint"]
 
 _METHODS = ("exact", "cd", "pcd")
+#: One default optimizer object: the compiled epoch is cached on it (a new ``optax.sgd`` per
+#: call would recompile every call to :func:`fit`).
+_DEFAULT_OPTIMIZER = optax.sgd(0.1)
 
 
 class FitResult(NamedTuple):
@@ -194,7 +197,7 @@ def fit(
     evaluation = _evaluation(log_likelihood, model, max_exact_units)
     eval_data = data if eval_data is None else validate_data(model, eval_data, "eval_data")
     batch_size = min(batch_size, data.shape[0])
-    optimizer = optax.sgd(0.1) if optimizer is None else optimizer
+    optimizer = _DEFAULT_OPTIMIZER if optimizer is None else optimizer
     key = jax.random.key(0) if key is None else key
     ais_kwargs = dict(dict(num_chains=100, num_temperatures=1000), **(ais_kwargs or {}))
 
