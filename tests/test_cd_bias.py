@@ -28,16 +28,6 @@ def trained_3x3():
     return res.model, data
 
 
-def test_bars_and_stripes():
-    for size, count in ((2, 6), (3, 14), (4, 30)):
-        d = ebm.datasets.bars_and_stripes(size)
-        assert d.shape == (count, size * size) and d.dtype == np.int8
-        imgs = d.reshape(-1, size, size)
-        rows_const = (imgs == imgs[:, :, :1]).all(axis=(1, 2))
-        cols_const = (imgs == imgs[:, :1, :]).all(axis=(1, 2))
-        assert np.all(rows_const | cols_const)
-
-
 def _check_shrinks(ds):
     rel = ds["relative_bias"].values
     print(ebm.diagnostics.cd_bias_report(ds).to_string())
