@@ -95,7 +95,7 @@ def test_set_block_only_touches_block(rng):
 
 
 def test_boltzmann_machine_is_an_ising_model(rng):
-    """E_BM(x) = E_Ising(2x - 1) + c for every one of the 2^n states (the seed's identity)."""
+    """E_BM(x) = E_Ising(2x - 1) + c for every one of the 2^n states."""
     n = 8
     bm = ebm.BoltzmannMachine(random_couplings(rng, n), rng.normal(size=n))
     ising, const = bm.to_ising()
