@@ -49,16 +49,15 @@ __all__ = [
 
 def energy_gradient(model, data):
     """:math:`\\langle \\nabla_\\theta F(v)\\rangle` over the leading axis of ``data``
-    (:math:`F` = ``model.data_energy``: the free energy for an RBM)."""
-    grad = jax.grad(lambda m: jnp.mean(m.data_energy(data)))(model)
-    return model.project_gradient(grad)
+    (:math:`F` = ``model.data_energy``: the free energy for an RBM); ``model.data_energy_gradient``."""
+    return model.data_energy_gradient(data)
 
 
 def positive_phase(model, data):
     """:math:`\\langle -\\nabla_\\theta F\\rangle_{\\text{data}}` (model-shaped pytree).
 
     For an RBM this is :math:`(\\langle v\\,\\sigma(W^\\top v + c)^\\top\\rangle, \\langle v\\rangle,
-    \\langle\\sigma(W^\\top v + c)\\rangle)`, by autodiff of the free energy.
+    \\langle\\sigma(W^\\top v + c)\\rangle)`.
     """
     return jax.tree.map(jnp.negative, energy_gradient(model, data))
 

@@ -220,6 +220,12 @@ class DiscreteModel(EnergyModel):
         fully visible models (independent of ``temperature``)."""
         return self.energy(data)
 
+    def data_energy_gradient(self, data):
+        """:math:`\\frac1B\\sum_b \\nabla_\\theta F(v_b)` over the leading axis of ``data``, model-shaped
+        (autodiff of :meth:`data_energy`, projected by :meth:`project_gradient`)."""
+        grad = jax.grad(lambda m: jnp.mean(m.data_energy(data)))(self)
+        return self.project_gradient(grad)
+
     def project_gradient(self, grad):
         """Project a model-shaped gradient onto the parameter space (identity unless some
         entries are not free parameters, e.g. the zero diagonal of dense couplings)."""

@@ -153,11 +153,11 @@ class RBM(DiscreteModel):
         return v @ self.weights + self.hidden_bias
 
     def set_block(self, x, block, values):
+        """``x`` with layer ``block`` replaced (a concatenation: cheaper than an in-place update on CPU)."""
         x = jnp.asarray(x)
         values = values.astype(x.dtype)
-        if block == 0:
-            return x.at[..., : self.num_visible].set(values)
-        return x.at[..., self.num_visible :].set(values)
+        v, h = self.split(x)
+        return jnp.concatenate([values, h] if block == 0 else [v, values], -1)
 
     def to_boltzmann_machine(self) -> BoltzmannMachine:
         """The same model as a dense :class:`BoltzmannMachine` on the joint units ``[v, h]``."""
@@ -186,6 +186,18 @@ class RBM(DiscreteModel):
     def data_energy(self, data, temperature=1.0):
         """The free energy :meth:`free_energy` of visible vectors."""
         return self.free_energy(data, temperature)
+
+    def data_energy_gradient(self, data):
+        """Closed form of the mean free-energy gradient, with :math:`p = \\sigma(W^\\top v + c)`:
+
+        .. math::  \\langle\\nabla_W F\\rangle = -\\langle v\\, p^\\top\\rangle,\\quad
+                   \\langle\\nabla_a F\\rangle = -\\langle v\\rangle,\\quad
+                   \\langle\\nabla_c F\\rangle = -\\langle p\\rangle
+        """
+        v = jnp.asarray(data).astype(self.weights.dtype)
+        p = jax.nn.sigmoid(v @ self.weights + self.hidden_bias)
+        n = v.shape[0]
+        return replace_leaves(self, weights=-(v.T @ p) / n, visible_bias=-jnp.mean(v, 0), hidden_bias=-jnp.mean(p, 0))
 
     # --- exact enumeration, moments, AIS ---------------------------------------------
     @property
