@@ -99,3 +99,11 @@ def test_sparse_ising_with_temperature():
     model = ebm.Ising.from_edges(10, edges, rng.normal(size=len(edges)) * 0.5, rng.normal(size=10) * 0.3)
     res = learning.ais_log_partition(model, jax.random.key(4), num_chains=200, num_temperatures=1000, temperature=2.0)
     check_ais(res, ebm.exact.log_partition(model, 2.0))
+
+
+def test_lattice_with_spin_data_base_rate():
+    """The base-rate base also serves ±1 spins (a uniform field on the lattice)."""
+    model = ebm.Ising.square_lattice(3, 4, coupling=0.4, field=0.2)
+    data = np.where(np.random.default_rng(2).random((40, 3, 4)) < 0.7, 1, -1).astype(np.int8)
+    res = learning.ais_log_partition(model, jax.random.key(5), num_chains=200, num_temperatures=1000, data=data)
+    check_ais(res, ebm.exact.log_partition(model))
