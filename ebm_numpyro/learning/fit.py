@@ -153,10 +153,10 @@ def fit(
     """Fit a discrete EBM by gradient ascent on the mean log-likelihood.
 
     .. math::
-        g = \\langle -\\nabla_\\theta E\\rangle_{\\text{batch}} - \\langle -\\nabla_\\theta E\\rangle_{\\text{neg}},
+        g = \\langle -\\nabla_\\theta F\\rangle_{\\text{batch}} - \\langle -\\nabla_\\theta F\\rangle_{\\text{neg}},
         \\qquad \\theta \\leftarrow \\theta + \\text{optimizer}(g)
 
-    with the negative phase from ``method``: ``"exact"`` (enumeration), ``"cd"`` (CD-k, k
+    (:math:`F` = ``model.data_energy``: the energy, or an RBM's free energy) with the negative phase from ``method``: ``"exact"`` (enumeration), ``"cd"`` (CD-k, k
     Gibbs steps from the batch) or ``"pcd"`` (``num_chains`` persistent chains, default
     ``batch_size``, started at random data rows, advanced k steps per update).
 
