@@ -4,6 +4,7 @@ Energies become NumPyro potentials, physics samplers become ``numpyro.infer.MCMC
 kernels, and exact enumeration gives ground truth on small models.
 """
 
+from . import datasets as datasets
 from . import exact as exact
 from . import kernels as kernels
 from . import learning as learning

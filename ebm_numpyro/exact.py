@@ -1,22 +1,14 @@
 """Exact ground truth: streaming enumeration with a stable log-sum-exp, and closed forms.
 
-Enumeration splits the n enumerated units into ``c`` low bits and ``n - c`` high bits.
-For a quadratic energy E(x) = -½xᵀJx - hᵀx the energy of the joint state is
-
-.. math::  E(x_L, x_H) = E_L(x_L) + E_H(x_H) - x_L^\\top J_{LH} x_H,
-
-so a chunk of states (all 2^c low states × a batch of high states) costs one matrix
-product and O(c) work per state instead of O(n²). Chunks are reduced by a running
-log-sum-exp (never materialising 2^n numbers), inside ``lax.scan`` with a rematerialised
-body so that reverse-mode derivatives (used for the moments) also need flat memory.
-Restricted Boltzmann machines enumerate only their smaller layer; the other layer is
-summed analytically.
+Every discrete model enumerates itself (``model._log_partition_enumerated(beta)``, see
+:mod:`ebm_numpyro.models._enumeration`): quadratic models stream over all states with a
+low/high split of the units, a restricted Boltzmann machine enumerates only its smaller
+layer and sums the other analytically. Memory stays flat in the number of states, and
+reverse-mode derivatives (the moments) also need flat memory.
 """
 
 from __future__ import annotations
 
-import functools
-import math
 from typing import NamedTuple
 
 import jax
@@ -32,12 +24,13 @@ from ._lattice_exact import (
     onsager_magnetization,
     onsager_mean_energy,
 )
-from .models import RBM
 from .models._base import DiscreteModel
+from .models._enumeration import unit_states
 
 __all__ = [
     "MAX_ENUMERATED_UNITS",
     "Moments",
+    "all_states",
     "log_partition",
     "moments",
     "log_likelihood",
@@ -54,8 +47,6 @@ __all__ = [
 #: Default limit on the number of enumerated units (2^32 ≈ 4.3e9 states).
 MAX_ENUMERATED_UNITS = 32
 _ASSUMED_RATE = 1e8  # states per second on a 2-core CPU, for the error message only
-_CHUNK_ELEMENTS = 2**21  # floats per chunk (≈ 8 MB in float32)
-_MAX_LOW_BITS = 12
 
 
 class Moments(NamedTuple):
@@ -73,103 +64,24 @@ class Moments(NamedTuple):
     correlation: jnp.ndarray
 
 
-# --- one enumeration of states -------------------------------------------------------
-def unit_states(indices, num_bits, values, dtype=jnp.float32):
-    """States whose bit k is bit k of the integer ``indices``: ``down + (up - down) * bit``."""
-    down, up = values
-    bits = (indices[:, None] >> jnp.arange(num_bits, dtype=indices.dtype)) & 1
-    return (down + (up - down) * bits).astype(dtype)
+def all_states(num_units: int, unit_values=(0, 1), dtype=jnp.int8):
+    """All ``2^n`` states of ``n`` units, shape ``(2^n, n)``, in the library's enumeration order:
+
+    .. math::  x^{(k)}_i = \\text{down} + (\\text{up} - \\text{down})\\,\\lfloor k / 2^i \\rfloor \\bmod 2
+
+    (unit i is up where bit i of k is set). ``unit_values`` is ``(down, up)``.
+    """
+    return unit_states(jnp.arange(2**num_units, dtype=jnp.int32), num_units, tuple(unit_values), dtype)
 
 
 def enumerate_states(model, max_units: int = 20):
     """All ``2^n`` states of a small discrete model, shape ``(2^n,) + event_shape``, dtype int8.
 
-    State k has unit i equal to ``up`` where bit i of k is set. For an RBM these are joint
-    states ``[v, h]``.
+    State k has unit i equal to ``up`` where bit i of k is set (see :func:`all_states`). For an
+    RBM these are joint states ``[v, h]``.
     """
     n = _check_enumerable(model, model.num_units, max_units)
-    states = unit_states(jnp.arange(2**n, dtype=jnp.int32), n, model.unit_values, jnp.int8)
-    return states.reshape((2**n,) + tuple(model.event_shape))
-
-
-def _stream_logsumexp(chunk_log_weights, num_chunks: int, dtype):
-    """:math:`\\log\\sum_k\\sum_s \\exp(w_{k,s})` over chunks k with a running maximum.
-
-    Carry (m, S) means the partial sum equals :math:`e^{m} S`; a new chunk with maximum
-    :math:`m_k` updates :math:`m' = \\max(m, m_k)`, :math:`S' = S e^{m-m'} + \\sum_s e^{w_{k,s}-m'}`.
-    The maximum is a constant for differentiation (the result does not depend on it).
-    """
-
-    def body(carry, k):
-        m, s = carry
-        lw = chunk_log_weights(k)
-        new_m = jax.lax.stop_gradient(jnp.maximum(m, jnp.max(lw)))
-        s = s * jnp.exp(m - new_m) + jnp.sum(jnp.exp(lw - new_m))
-        return (new_m, s), None
-
-    init = (jnp.array(-jnp.inf, dtype), jnp.array(0.0, dtype))
-    (m, s), _ = jax.lax.scan(jax.checkpoint(body), init, jnp.arange(num_chunks, dtype=jnp.int32))
-    return m + jnp.log(s)
-
-
-def _plan(n: int, per_state: int):
-    """Split n enumerated units into low bits and chunks of high states.
-
-    Returns ``(low_bits, chunk_high, num_chunks)`` with all counts powers of two and a
-    chunk of ``2^low_bits * chunk_high * per_state`` at most ``_CHUNK_ELEMENTS`` floats.
-    """
-    budget = max(_CHUNK_ELEMENTS // max(per_state, 1), 1)
-    low_bits = min(n, _MAX_LOW_BITS, max(int(math.log2(budget)), 0))
-    high_bits = n - low_bits
-    chunk_bits = min(high_bits, max(int(math.log2(max(budget >> low_bits, 1))), 0))
-    return low_bits, 2**chunk_bits, 2 ** (high_bits - chunk_bits)
-
-
-@functools.partial(jax.jit, static_argnames=("values",))
-def _quadratic_log_partition(J, h, const, beta, values):
-    """:math:`\\log\\sum_x e^{-\\beta E(x)}` for :math:`E(x) = -\\tfrac12 x^\\top J x - h^\\top x + c`."""
-    n = J.shape[0]
-    dt = J.dtype
-    c, nb, num_chunks = _plan(n, 1)
-    low = unit_states(jnp.arange(2**c, dtype=jnp.int32), c, values, dt)
-    e_low = -0.5 * jnp.sum((low @ J[:c, :c]) * low, -1) - low @ h[:c]
-    low_j = low @ J[:c, c:]
-
-    def chunk(k):
-        high = unit_states(k * nb + jnp.arange(nb, dtype=jnp.int32), n - c, values, dt)
-        e_high = -0.5 * jnp.sum((high @ J[c:, c:]) * high, -1) - high @ h[c:]
-        energy = e_low[:, None] + e_high[None, :] - low_j @ high.T + const
-        return -beta * energy
-
-    return _stream_logsumexp(chunk, num_chunks, dt)
-
-
-@jax.jit
-def _rbm_log_partition(W, a, b, beta):
-    """:math:`\\log Z = \\log\\sum_v e^{\\beta a^\\top v}\\prod_j (1 + e^{\\beta (v^\\top W + b)_j})`.
-
-    Enumerates the layer along W's first axis; the other is summed out analytically.
-    """
-    n, m = W.shape
-    dt = W.dtype
-    c, nb, num_chunks = _plan(n, m)
-    low = unit_states(jnp.arange(2**c, dtype=jnp.int32), c, (0, 1), dt)
-    pre_low, lin_low = low @ W[:c], low @ a[:c]
-
-    def chunk(k):
-        high = unit_states(k * nb + jnp.arange(nb, dtype=jnp.int32), n - c, (0, 1), dt)
-        pre_high, lin_high = high @ W[c:] + b, high @ a[c:]
-        pre = pre_low[:, None, :] + pre_high[None, :, :]
-        return beta * (lin_low[:, None] + lin_high[None, :]) + jnp.sum(jax.nn.softplus(beta * pre), -1)
-
-    return _stream_logsumexp(chunk, num_chunks, dt)
-
-
-def _rbm_log_partition_smaller_layer(W, a, b, beta):
-    """RBM log Z enumerating whichever layer is smaller."""
-    if W.shape[0] <= W.shape[1]:
-        return _rbm_log_partition(W, a, b, beta)
-    return _rbm_log_partition(W.T, b, a, beta)
+    return all_states(n, model.unit_values).reshape((2**n,) + tuple(model.event_shape))
 
 
 # --- validation ------------------------------------------------------------------------
@@ -191,16 +103,14 @@ def _check_enumerable(model, n: int, max_units: int) -> int:
     return n
 
 
-def _enumerated_units(model) -> int:
-    if isinstance(model, RBM):
-        return min(model.num_visible, model.num_hidden)
-    return model.num_units
-
-
 def _beta(model, temperature):
     check_temperature(temperature)
-    dtype = model.weights.dtype if isinstance(model, RBM) else model.to_quadratic()[0].dtype
-    return jnp.asarray(1.0 / jnp.asarray(temperature, dtype), dtype)
+    return jnp.asarray(1.0 / jnp.asarray(temperature, model.dtype), model.dtype)
+
+
+def _check_model(model, max_units):
+    n = model.enumerated_units if isinstance(model, DiscreteModel) else 0
+    return _check_enumerable(model, n, max_units)
 
 
 # --- public API --------------------------------------------------------------------------
@@ -215,12 +125,8 @@ def log_partition(model, temperature=1.0, *, max_units: int = MAX_ENUMERATED_UNI
     enumerates only its smaller layer. Raises ``ValueError`` for models with more than
     ``max_units`` enumerated units (stating the state count and time it would need).
     """
-    _check_enumerable(model, _enumerated_units(model) if isinstance(model, DiscreteModel) else 0, max_units)
-    beta = _beta(model, temperature)
-    if isinstance(model, RBM):
-        return _rbm_log_partition_smaller_layer(model.weights, model.visible_bias, model.hidden_bias, beta)
-    J, h, const = model.to_quadratic()
-    return _quadratic_log_partition(J, h, const, beta, values=model.unit_values)
+    _check_model(model, max_units)
+    return model._log_partition_enumerated(_beta(model, temperature))
 
 
 def moments(model, temperature=1.0, *, max_units: int = MAX_ENUMERATED_UNITS) -> Moments:
@@ -234,49 +140,31 @@ def moments(model, temperature=1.0, *, max_units: int = MAX_ENUMERATED_UNITS) ->
 
     For an RBM ``mean`` is ⟨[v, h]⟩ and ``correlation`` is ⟨v_i h_j⟩ = T ∂log Z/∂W_ij.
     """
-    _check_enumerable(model, _enumerated_units(model) if isinstance(model, DiscreteModel) else 0, max_units)
+    _check_model(model, max_units)
     beta = _beta(model, temperature)
     temperature = 1.0 / beta
-    if isinstance(model, RBM):
-        f = _rbm_log_partition_smaller_layer
-        params = (model.weights, model.visible_bias, model.hidden_bias)
-    else:
-        J, h, const = model.to_quadratic()
-        values = model.unit_values
+    target = model._enumeration_model()
 
-        def f(J, h, beta):
-            return _quadratic_log_partition(J, h, const, beta, values=values)
+    def f(m, b):
+        return m._log_partition_enumerated(b)
 
-        params = (J, h)
-    logz, grads = jax.value_and_grad(f, argnums=tuple(range(len(params) + 1)))(*params, beta)
-    dlogz_dbeta = lambda b: jax.grad(f, argnums=len(params))(*params, b)  # noqa: E731
-    _, d2 = jax.jvp(dlogz_dbeta, (beta,), (jnp.ones_like(beta),))
-    mean_energy = -grads[-1]
+    logz, (grad, dlogz_dbeta) = jax.value_and_grad(f, argnums=(0, 1))(target, beta)
+    _, d2 = jax.jvp(lambda b: jax.grad(f, argnums=1)(target, b), (beta,), (jnp.ones_like(beta),))
     heat_capacity = jnp.maximum(beta**2 * d2, 0.0)  # Var(E) >= 0; clamp float round-off
-    if isinstance(model, RBM):
-        mean = temperature * jnp.concatenate([grads[1], grads[2]])
-        correlation = temperature * grads[0]
-    else:
-        mean = (temperature * grads[1]).reshape(model.event_shape)
-        correlation = temperature * (grads[0] + grads[0].T)
-    return Moments(logz, mean_energy, heat_capacity, mean, correlation)
+    mean, correlation = target._unit_moments(grad, temperature)
+    return Moments(logz, -dlogz_dbeta, heat_capacity, mean.reshape(model.event_shape), correlation)
 
 
 def log_likelihood(model, data, temperature=1.0, *, max_units: int = MAX_ENUMERATED_UNITS):
-    """Mean exact log-likelihood of ``data`` (leading axis = examples):
+    """Mean exact log-likelihood of ``data`` (leading axis = examples, shape ``model.data_shape``):
 
-    .. math::  \\frac1B\\sum_b \\log p(x_b) = \\frac1B\\sum_b \\big(-E(x_b)/T\\big) - \\log Z
+    .. math::  \\frac1B\\sum_b \\log p(x_b) = \\frac1B\\sum_b \\big(-F(x_b)/T\\big) - \\log Z
 
-    For an RBM ``data`` are visible vectors and :math:`E` is replaced by the free energy
-    :math:`F(v)` (hidden units summed out).
+    with :math:`F` = ``model.data_energy``: the energy, or for an RBM (data = visible vectors)
+    the free energy with the hidden units summed out.
     """
-    if not isinstance(model, DiscreteModel):
-        _check_enumerable(model, 0, max_units)
-    if isinstance(model, RBM):
-        check_event_shape(data, (model.num_visible,), "data")
-        check_units(data, model.unit_values, "data")
-        neg = -model.free_energy(data, temperature) / temperature
-    else:
-        model.validate_state(data, "data")
-        neg = -model.energy(data) / temperature
+    _check_model(model, max_units)
+    check_event_shape(data, model.data_shape, "data")
+    check_units(data, model.unit_values, "data")
+    neg = -model.data_energy(data, temperature) / temperature
     return jnp.mean(neg) - log_partition(model, temperature, max_units=max_units)

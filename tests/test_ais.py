@@ -24,7 +24,7 @@ def check_ais(res, exact, max_se=0.05):
 @pytest.fixture(scope="module")
 def trained_rbm():
     """16 visible x 20 hidden RBM trained with CD-1 on 4x4 bars-and-stripes (exact log Z enumerates v)."""
-    data = learning.bars_and_stripes(4)
+    data = ebm.datasets.bars_and_stripes(4)
     res = learning.fit(
         _random_rbm(16, 20, 3, 0.05), data, method="cd", k=1, optimizer=optax.adam(0.05), epochs=300,
         batch_size=len(data), log_likelihood=None, progress=False, key=jax.random.key(1),
@@ -90,3 +90,20 @@ def test_bad_input():
         learning.ais_log_partition(model, key, data=np.zeros((3, 7), np.int8))
     with pytest.raises(ValueError, match="discrete"):
         learning.ais_log_partition(ebm.DoubleWell(), key)
+
+
+def test_sparse_ising_with_temperature():
+    """from_edges models: AIS at T = 2 (dividing the parameters used to raise TypeError)."""
+    rng = np.random.default_rng(6)
+    edges = np.array([(i, (i + 1) % 10) for i in range(10)] + [(0, 5), (2, 7)])
+    model = ebm.Ising.from_edges(10, edges, rng.normal(size=len(edges)) * 0.5, rng.normal(size=10) * 0.3)
+    res = learning.ais_log_partition(model, jax.random.key(4), num_chains=200, num_temperatures=1000, temperature=2.0)
+    check_ais(res, ebm.exact.log_partition(model, 2.0))
+
+
+def test_lattice_with_spin_data_base_rate():
+    """The base-rate base also serves ±1 spins (a uniform field on the lattice)."""
+    model = ebm.Ising.square_lattice(3, 4, coupling=0.4, field=0.2)
+    data = np.where(np.random.default_rng(2).random((40, 3, 4)) < 0.7, 1, -1).astype(np.int8)
+    res = learning.ais_log_partition(model, jax.random.key(5), num_chains=200, num_temperatures=1000, data=data)
+    check_ais(res, ebm.exact.log_partition(model))

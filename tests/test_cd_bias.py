@@ -20,22 +20,12 @@ def _random_rbm(nv, nh, seed, scale=0.7):
 
 @pytest.fixture(scope="module")
 def trained_3x3():
-    data = learning.bars_and_stripes(3)
+    data = ebm.datasets.bars_and_stripes(3)
     res = learning.fit(
         _random_rbm(9, 4, 0, 0.1), data, method="exact", optimizer=optax.adam(0.05), epochs=30,
         batch_size=len(data), log_likelihood=None, progress=False,
     )
     return res.model, data
-
-
-def test_bars_and_stripes():
-    for size, count in ((2, 6), (3, 14), (4, 30)):
-        d = learning.bars_and_stripes(size)
-        assert d.shape == (count, size * size) and d.dtype == np.int8
-        imgs = d.reshape(-1, size, size)
-        rows_const = (imgs == imgs[:, :, :1]).all(axis=(1, 2))
-        cols_const = (imgs == imgs[:, :1, :]).all(axis=(1, 2))
-        assert np.all(rows_const | cols_const)
 
 
 def _check_shrinks(ds):
@@ -59,7 +49,7 @@ def test_bias_shrinks_with_k_3x3(trained_3x3):
 
 
 def test_bias_shrinks_with_k_4x4():
-    data = learning.bars_and_stripes(4)
+    data = ebm.datasets.bars_and_stripes(4)
     ds = learning.cd_bias(_random_rbm(16, 4, 1), data, ks=KS)
     _check_shrinks(ds)
 
@@ -83,7 +73,7 @@ def test_sampled_cd1_mean_matches_exact(trained_3x3, size):
     if size == 3:
         model, data = trained_3x3
     else:
-        model, data = _random_rbm(16, 4, 2), learning.bars_and_stripes(4)
+        model, data = _random_rbm(16, 4, 2), ebm.datasets.bars_and_stripes(4)
     n = 5000
     keys = jax.random.split(jax.random.key(42), n)
     sampled = jax.vmap(lambda k: _cd_gradient(model, data.astype(np.float32), k, 1))(keys)

@@ -174,3 +174,11 @@ def test_continuous_model_and_bad_data_raise():
         ebm.exact.log_likelihood(ebm.RBM(np.zeros((3, 2))), np.array([[0, 1]]))
     with pytest.raises(ValueError, match="spins must be"):
         ebm.exact.log_likelihood(ebm.Ising.square_lattice(2, 2), np.zeros((1, 2, 2)))
+
+
+def test_all_states_is_the_enumeration_order():
+    states = np.asarray(ebm.exact.all_states(3, (-1, 1)))
+    assert states.shape == (8, 3) and states.dtype == np.int8
+    np.testing.assert_array_equal(states[6], [-1, 1, 1])  # 6 = 0b110: units 1 and 2 up
+    lattice = ebm.Ising.square_lattice(2, 2)
+    np.testing.assert_array_equal(ebm.exact.enumerate_states(lattice).reshape(16, 4), ebm.exact.all_states(4, (-1, 1)))

@@ -111,7 +111,7 @@ def test_pcd_chains_sample_the_model():
 
 # --- fit ------------------------------------------------------------------------------------
 def test_fit_exact_increases_log_likelihood():
-    data = learning.bars_and_stripes(2)
+    data = ebm.datasets.bars_and_stripes(2)
     start = ebm.RBM(np.random.default_rng(0).normal(size=(4, 3)) * 0.5)
     res = learning.fit(start, data, method="exact", optimizer=optax.adam(0.05), epochs=90,
                        batch_size=6, progress=False, eval_every=30)
@@ -125,7 +125,7 @@ def test_cd1_fixed_point_is_biased():
     """3x3 bars-and-stripes, 9x4 RBM, same start and optimizer: CD-1 ends at a lower exact
     log-likelihood than exact-gradient training, both with sampled CD-1 (``fit``) and with the
     exact expected CD-1 gradient (no sampling noise, so the gap is bias, not variance)."""
-    data = learning.bars_and_stripes(3)
+    data = ebm.datasets.bars_and_stripes(3)
     start = _rbm(9, 4, seed=1, scale=0.1)
     kw = dict(optimizer=optax.adam(0.05), epochs=1500, batch_size=len(data), progress=False, eval_every=100,
               key=jax.random.key(3))
@@ -171,7 +171,8 @@ def test_fit_boltzmann_machine_and_ais_history():
     np.testing.assert_allclose(res.model.weights, np.asarray(res.model.weights).T, atol=1e-6)
     big = _rbm(24, 22, scale=0.05)
     res = learning.fit(big, _data(32, 24), method="pcd", epochs=2, batch_size=16, progress=False,
-                       ais_kwargs=dict(num_chains=50, num_temperatures=300), key=jax.random.key(1))
+                       log_likelihood="ais", ais_kwargs=dict(num_chains=50, num_temperatures=300),
+                       key=jax.random.key(1))
     assert len(res.history["log_likelihood"]) == 2 and all(s > 0 for s in res.history["log_likelihood_se"])
 
 
@@ -197,3 +198,49 @@ def test_bad_input():
         learning.pcd_gradient(model, data, jnp.zeros((4, 5)), key)
     with pytest.raises(ValueError, match="discrete"):
         learning.fit(ebm.DoubleWell(), np.zeros((3, 1)), progress=False)
+
+
+# --- regressions ----------------------------------------------------------------------------
+def _sparse(seed=0):
+    rng = np.random.default_rng(seed)
+    edges = np.array([[0, 1], [1, 2], [2, 3], [3, 0], [0, 2], [3, 4]])
+    return ebm.Ising.from_edges(5, edges, rng.normal(size=len(edges)) * 0.5, rng.normal(size=5) * 0.3)
+
+
+def test_sparse_model_learns_like_its_dense_twin():
+    """from_edges models: exact/CD gradients and fit work (they raised TypeError on index leaves)."""
+    model, data = _sparse(), _data(20, 5, values=(-1, 1))
+    g = learning.exact_gradient(model, data)
+    assert jax.tree.structure(g) == jax.tree.structure(model)
+    J, h, _ = model.to_quadratic()
+    dense = ebm.Ising(J, h)
+    gd = learning.exact_gradient(dense, data)
+    edges = model.edges.array
+    # d/dw_e = d/dJ_ij + d/dJ_ji
+    np.testing.assert_allclose(g.weights, 2 * np.asarray(gd.couplings)[edges[:, 0], edges[:, 1]], atol=1e-5)
+    np.testing.assert_allclose(g.fields, gd.fields, atol=1e-5)
+    cd = learning.cd_gradient(model, data, jax.random.key(0), k=2)
+    assert cd.weights.shape == model.weights.shape
+    res = learning.fit(model, data, method="cd", epochs=2, batch_size=10, progress=False)
+    assert isinstance(res.model, ebm.SparseIsing) and len(res.history["log_likelihood"]) == 2
+    updated = optax.apply_updates(model, jax.tree.map(jnp.negative, g))
+    assert updated.edges == model.edges
+
+
+def test_positive_phase_of_a_huge_lattice_builds_no_dense_matrix():
+    """4096 x 4096 spins: dtype, energy and the positive phase work without an N x N matrix."""
+    model = ebm.Ising.square_lattice(4096, coupling=0.5, field=0.1)
+    assert model.dtype == jnp.float32
+    x = jnp.ones((1, 4096, 4096), jnp.int8)
+    g = learning.positive_phase(model, x)
+    np.testing.assert_allclose(float(g.coupling), 2.0 * 4096 * 4096, rtol=1e-6)
+    np.testing.assert_allclose(float(g.field), 4096 * 4096, rtol=1e-6)
+
+
+def test_fit_defaults_skip_ais_on_large_models():
+    """log_likelihood="auto": exact history when enumerable, no (costly) AIS otherwise."""
+    big = _rbm(24, 22, scale=0.05)
+    res = learning.fit(big, _data(32, 24), epochs=2, batch_size=16, progress=False)
+    assert res.history["log_likelihood"] == [] and len(res.history["seconds"]) == 2
+    small = learning.fit(_rbm(), _data(16, 6), epochs=2, batch_size=8, progress=False)
+    assert small.history["epoch"] == [1, 2] and small.history["log_likelihood_se"] == [0.0, 0.0]

@@ -95,7 +95,7 @@ def test_set_block_only_touches_block(rng):
 
 
 def test_boltzmann_machine_is_an_ising_model(rng):
-    """E_BM(x) = E_Ising(2x - 1) + c for every one of the 2^n states (the seed's identity)."""
+    """E_BM(x) = E_Ising(2x - 1) + c for every one of the 2^n states."""
     n = 8
     bm = ebm.BoltzmannMachine(random_couplings(rng, n), rng.normal(size=n))
     ising, const = bm.to_ising()
@@ -222,6 +222,47 @@ def test_lattice_translation_invariance(seed, shift):
 def test_bad_model_arguments_raise(build, match):
     with pytest.raises(ValueError, match=match):
         build()
+
+
+def test_sparse_model_structure_is_static(rng):
+    """Index arrays of from_edges models are static: only weights and fields are leaves."""
+    model = _models(rng)[4]
+    assert [leaf.shape for leaf in jax.tree_util.tree_leaves(model)] == [(8,), (7,)]
+    halved = jax.tree.map(lambda p: p / 2.0, model)
+    x = np_state(model, 0, (3,))
+    np.testing.assert_allclose(halved.energy(x), model.energy(x) / 2.0, rtol=1e-6)
+    grad = jax.grad(lambda m: m.energy(x).sum())(model)
+    assert isinstance(grad, ebm.SparseIsing) and grad.edges == model.edges
+    same = ebm.Ising.from_edges(7, np.asarray(model.edges.array), model.weights, model.fields)
+    assert jax.tree.structure(same) == jax.tree.structure(model)
+    assert hash(same.edges) == hash(model.edges)
+
+
+def test_dtype_needs_no_dense_matrix(rng):
+    for model in _models(rng):
+        assert model.dtype == jnp.float32, repr(model)
+    big = ebm.Ising.square_lattice(4096)
+    assert big.dtype == jnp.float32 and big.num_units == 4096**2
+    with pytest.raises(ValueError, match="to_quadratic"):
+        big.to_quadratic()
+
+
+def test_energy_rejects_units_of_the_wrong_kind(rng):
+    """{0,1} given as spins (and the reverse) is a ValueError naming the argument and the values."""
+    for model in _models(rng):
+        down, up = model.unit_values
+        wrong = np.full(model.event_shape, 1 - up if down == -1 else -1, np.int8)
+        match = "spins must be -1 or \\+1" if down == -1 else "units must be 0 or 1"
+        with pytest.raises(ValueError, match="`x`: " + match):
+            model.energy(wrong)
+    rbm = _models(rng)[-1]
+    with pytest.raises(ValueError, match="`v`: units must be 0 or 1"):
+        rbm.free_energy(-np.ones((2, 4)))
+    with pytest.raises(ValueError, match="`h`: units must be 0 or 1"):
+        rbm.joint_energy(np.ones(4), 2 * np.ones(3))
+    # under jit the values are tracers: no check, no error
+    ising = _models(rng)[0]
+    jax.jit(ising.energy)(jnp.zeros(ising.event_shape))
 
 
 def test_bad_states_raise():

@@ -12,8 +12,8 @@ All ArviZ-version differences live in the private module ``_arviz_compat``.
 
 from ._arviz_compat import ARVIZ_MAJOR as ARVIZ_MAJOR
 from ._arviz_compat import get_group as get_group
-from .cd_bias import cd_bias_report as cd_bias_report
-from .cd_bias import plot_cd_bias as plot_cd_bias
+from .cd_report import cd_bias_report as cd_bias_report
+from .cd_report import plot_cd_bias as plot_cd_bias
 from .compare import compare_exact as compare_exact
 from .compare import max_abs_z as max_abs_z
 from .compare import z_threshold as z_threshold

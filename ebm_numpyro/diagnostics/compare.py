@@ -10,7 +10,7 @@ import xarray as xr
 
 from .. import exact as _exact
 from .._checks import check_temperature
-from ..models import RBM, DiscreteModel
+from ..models import DiscreteModel
 from . import _arviz_compat as compat
 from .convert import state_name
 
@@ -46,29 +46,28 @@ def _table(mean, mcse, ess, exact):
     return np.stack([mean, exact, mcse, ess, z])
 
 
-def _products(x: np.ndarray, rbm: RBM | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Mean, MCSE and ESS of x_i x_j (or v_i h_j for an RBM), chunked over rows i.
+def _products(x: np.ndarray, model) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean, MCSE and ESS of the products ``left_i * right_j`` of ``model.correlation_factors(x)``
+    (x_i x_j, or v_i h_j for an RBM), chunked over rows i.
 
-    Only the row chunk ``i0:i1`` times columns ``j >= i0`` is materialised
-    (chain × draw × rows × columns values, at most ~2^24 at once); symmetric entries
-    are mirrored.
+    Only the row chunk ``i0:i1`` times the columns is materialised (chain × draw × rows ×
+    columns values, at most ~2^24 at once); for the symmetric x_i x_j only columns
+    ``j >= i0`` are computed and mirrored.
     """
     n_chains, n_draws, _ = x.shape
-    if rbm is not None:
-        left, right = x[..., : rbm.num_visible], x[..., rbm.num_visible :]
-    else:
-        left = right = x
+    left, right = model.correlation_factors(x)
+    symmetric = model.correlation_dims is None
     n_rows, n_cols = left.shape[-1], right.shape[-1]
     out = np.zeros((3, n_rows, n_cols))
     rows = max(1, _CHUNK_ELEMENTS // (n_chains * n_draws * n_cols))
     for i0 in range(0, n_rows, rows):  # chunks of rows, vectorised inside
         i1 = min(i0 + rows, n_rows)
-        j0 = 0 if rbm is not None else i0
+        j0 = i0 if symmetric else 0
         prod = left[..., i0:i1, None] * right[..., None, j0:]
         k = prod.shape[-2:]
         stats = np.stack(_moment_stats(prod.reshape(n_chains, n_draws, -1))).reshape(3, *k)
         out[:, i0:i1, j0:] = stats
-        if rbm is None:
+        if symmetric:
             out[:, j0:, i0:i1] = np.swapaxes(stats, 1, 2)
     return out[0], out[1], out[2]
 
@@ -126,9 +125,11 @@ def compare_exact(
             raise ValueError("pass `temperature`: the posterior has no 'temperature' attribute")
         temperature = post.attrs["temperature"]
     check_temperature(temperature)
-    rbm = model if isinstance(model, RBM) else None
     n_units = model.num_units
-    n_corr = rbm.num_visible * rbm.num_hidden if rbm is not None else n_units * (n_units + 1) // 2
+    if model.correlation_dims is None:
+        n_corr = n_units * (n_units + 1) // 2
+    else:
+        n_corr = int(np.prod([f.shape[-1] for f in model.correlation_factors(np.zeros((1, n_units)))]))
     name = state_name(model)
     has_states = name in post.data_vars
     if correlations and has_states and n_corr > max_correlations:
@@ -175,10 +176,9 @@ def compare_exact(
         out["mean"] = (("statistic", *dims), table.reshape(len(STATISTICS), *model.event_shape))
         coords.update({d: np.arange(n) for d, n in zip(dims, model.event_shape)})
         if correlations:
-            table = _table(*_products(x, rbm), np.asarray(moments.correlation))
-            if rbm is not None:
-                cdims = ("visible", "hidden")
-            else:
+            table = _table(*_products(x, model), np.asarray(moments.correlation))
+            cdims = model.correlation_dims
+            if cdims is None:
                 base = dims[0] if len(dims) == 1 else "site"
                 cdims = (f"{base}_i", f"{base}_j")
             out["correlation"] = (("statistic", *cdims), table)

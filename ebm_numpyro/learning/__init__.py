@@ -11,9 +11,8 @@ from .ais import AISResult as AISResult
 from .ais import ais_log_likelihood as ais_log_likelihood
 from .ais import ais_log_partition as ais_log_partition
 from .ais import base_rate_bias as base_rate_bias
-from .cd_bias import bars_and_stripes as bars_and_stripes
-from .cd_bias import cd_bias as cd_bias
-from .cd_bias import expected_cd_gradient as expected_cd_gradient
+from .exact_cd import cd_bias as cd_bias
+from .exact_cd import expected_cd_gradient as expected_cd_gradient
 from .fit import FitResult as FitResult
 from .fit import fit as fit
 from .fit import load_checkpoint as load_checkpoint
@@ -22,6 +21,7 @@ from .gradients import cd_gradient as cd_gradient
 from .gradients import energy_gradient as energy_gradient
 from .gradients import exact_gradient as exact_gradient
 from .gradients import exact_negative_phase as exact_negative_phase
+from .gradients import gibbs_chain as gibbs_chain
 from .gradients import init_chains as init_chains
 from .gradients import pcd_gradient as pcd_gradient
 from .gradients import positive_phase as positive_phase

@@ -13,24 +13,23 @@ a Gibbs transition that leaves :math:`p_k` invariant. Then
 (delta method). The estimate of log Z is biased low by about se²/2 (Jensen), negligible when
 the standard error is small.
 
-**RBM** (Salakhutdinov & Murray 2008). Base-rate model: visible biases :math:`b_A` (the
-log-odds of the data marginals when ``data`` is given, else 0), no weights, so
-:math:`Z_0 = 2^{n_h}\\prod_i (1 + e^{b_{A,i}})`. Geometric path with the hidden units summed out
+**Path.** Every energy here is linear in the parameters, so the path interpolates them:
+:math:`\\theta_k = (1-\\beta_k)\\,\\theta_0 + \\beta_k\\,\\theta`, where the base
+:math:`\\theta_0` (``model.ais_base``) has no interactions and fields giving each data unit the
+log-odds :math:`b_A` of the data marginals (``data`` given; else 0, the uniform base), so that
+log Z_0 is a closed form. :math:`\\log f_k(v) = -F_{\\theta_k}(v)` with F = ``data_energy``: for an
+RBM (Salakhutdinov & Murray 2008) the hidden units are summed out,
 
 .. math::  \\log f_k(v) = (1-\\beta_k)\\, b_A^\\top v + \\beta_k\\, a^\\top v
-           + \\sum_j \\log\\big(1 + e^{\\beta_k (W^\\top v + c)_j}\\big)
+           + \\sum_j \\log\\big(1 + e^{\\beta_k (W^\\top v + c)_j}\\big),
+           \\qquad Z_0 = 2^{n_h}\\prod_i (1 + e^{b_{A,i}}),
 
-and block-Gibbs transitions :math:`h \\sim \\sigma(\\beta_k(W^\\top v + c))`,
-:math:`v \\sim \\sigma((1-\\beta_k) b_A + \\beta_k(W h + a))`.
-
-**Other discrete models**: uniform base (:math:`Z_0 = 2^n`), :math:`\\log f_k(x) = -\\beta_k E(x)`,
-heat-bath block-Gibbs sweeps at :math:`\\beta_k`.
+and the transition is one heat-bath sweep of :math:`\\theta_k` (hidden given v, then v given h).
 """
 
 from __future__ import annotations
 
 import functools
-import math
 from typing import NamedTuple
 
 import jax
@@ -38,9 +37,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._checks import check_int, check_temperature
-from ..models import RBM
+from ..kernels.heat_bath import gibbs_sweep
 from ..models._base import DiscreteModel
-from ._gibbs import gibbs_sweep, heat_bath
 from .gradients import validate_data
 
 __all__ = ["AISResult", "ais_log_partition", "ais_log_likelihood", "base_rate_bias"]
@@ -56,10 +54,12 @@ class AISResult(NamedTuple):
     log_partition_base: jnp.ndarray
 
 
-def base_rate_bias(data, smoothing=1.0):
-    """Log-odds of the (smoothed) visible marginals: :math:`b_{A,i} = \\log \\bar v_i - \\log(1-\\bar v_i)`."""
-    data = np.asarray(data, dtype=np.float64)
-    p = (data.sum(0) + smoothing) / (data.shape[0] + 2 * smoothing)
+def base_rate_bias(data, smoothing=1.0, unit_values=(0, 1)):
+    """Log-odds of the (smoothed) marginals of ``data``: :math:`b_{A,i} = \\log \\bar u_i - \\log(1-\\bar u_i)`,
+    with :math:`\\bar u_i` the fraction of examples whose unit i is up (``unit_values`` = (down, up))."""
+    down, up = unit_values
+    bits = (np.asarray(data, dtype=np.float64) - down) / (up - down)
+    p = (bits.sum(0) + smoothing) / (bits.shape[0] + 2 * smoothing)
     return np.log(p) - np.log1p(-p)
 
 
@@ -72,50 +72,29 @@ def _summarise(log_w, log_z0):
     return log_z0 + log_mean, se
 
 
-@functools.partial(jax.jit, static_argnames=("num_chains",))
-def _rbm_ais(model, base_bias, betas, key, num_chains):
-    W, a, c = model.weights, model.visible_bias, model.hidden_bias
-    nh = W.shape[1]
-
-    def log_f(v, beta):
-        return (1 - beta) * (v @ base_bias) + beta * (v @ a) + jnp.sum(jax.nn.softplus(beta * (v @ W + c)), -1)
-
-    key, k0 = jax.random.split(key)
-    v = heat_bath(k0, jnp.broadcast_to(base_bias, (num_chains, W.shape[0])), 1.0, (0, 1)).astype(W.dtype)
-
-    def step(carry, betas_pair):
-        v, log_w, key = carry
-        b_prev, b = betas_pair
-        log_w = log_w + log_f(v, b) - log_f(v, b_prev)
-        key, kh, kv = jax.random.split(key, 3)
-        h = heat_bath(kh, v @ W + c, b, (0, 1)).astype(W.dtype)
-        v = heat_bath(kv, (1 - b) * base_bias + b * (h @ W.T + a), 1.0, (0, 1)).astype(W.dtype)
-        return (v, log_w, key), None
-
-    log_w0 = jnp.zeros((num_chains,), W.dtype)
-    (v, log_w, _), _ = jax.lax.scan(step, (v, log_w0, key), (betas[:-1], betas[1:]))
-    log_z0 = nh * math.log(2.0) + jnp.sum(jax.nn.softplus(base_bias))
-    est, se = _summarise(log_w, log_z0)
-    return AISResult(est, se, log_w, log_z0)
+def _interpolate(base, model, beta):
+    """Parameters :math:`(1-\\beta)\\theta_0 + \\beta\\theta` (the same structure as ``model``)."""
+    return jax.tree.map(lambda p0, p: (1 - beta) * p0 + beta * p, base, model)
 
 
 @functools.partial(jax.jit, static_argnames=("num_chains",))
-def _generic_ais(model, betas, key, num_chains):
-    dtype = model.to_quadratic()[0].dtype
-    down, up = model.unit_values
-    key, k0 = jax.random.split(key)
-    bits = jax.random.bernoulli(k0, 0.5, (num_chains,) + tuple(model.event_shape))
-    x = jnp.where(bits, up, down).astype(dtype)
+def _ais(model, base, log_z0, betas, key, num_chains):
+    key, k_init, k_base = jax.random.split(key, 3)
+    # the base has no interactions: one sweep from any state is an exact draw from it
+    x = base.random_state(k_init, (num_chains,)).astype(model.dtype)
+    x = gibbs_sweep(k_base, base, x)
 
-    def step(carry, betas_pair):
-        x, log_w, key = carry
-        b_prev, b = betas_pair
-        log_w = log_w - (b - b_prev) * model.energy(x)
-        key, sub = jax.random.split(key)
-        return (gibbs_sweep(sub, model, x, b), log_w, key), None
+    def step(carry, inputs):
+        x, log_w = carry
+        b_prev, b, k = inputs
+        current = _interpolate(base, model, b)
+        v = model.data_part(x)
+        log_w = log_w + _interpolate(base, model, b_prev).data_energy(v) - current.data_energy(v)
+        return (gibbs_sweep(k, current, x), log_w), None
 
-    (x, log_w, _), _ = jax.lax.scan(step, (x, jnp.zeros((num_chains,), dtype), key), (betas[:-1], betas[1:]))
-    log_z0 = jnp.asarray(model.num_units * math.log(2.0), dtype)
+    keys = jax.random.split(key, betas.shape[0] - 1)
+    log_w0 = jnp.zeros((num_chains,), model.dtype)
+    (_, log_w), _ = jax.lax.scan(step, (x, log_w0), (betas[:-1], betas[1:], keys))
     est, se = _summarise(log_w, log_z0)
     return AISResult(est, se, log_w, log_z0)
 
@@ -133,9 +112,9 @@ def ais_log_partition(
     """AIS estimate of :math:`\\log Z(T) = \\log\\sum_x e^{-E(x)/T}` with its standard error.
 
     See the module docstring for the path and transitions. ``betas`` (increasing, from 0 to 1)
-    overrides the default linear ladder of ``num_temperatures`` values; ``data`` (RBM only)
-    sets the base-rate visible biases (recommended for trained models: it starts the chains
-    near the data marginals). Everything after validation is one jit-compiled ``lax.scan``.
+    overrides the default linear ladder of ``num_temperatures`` values; ``data`` sets the
+    base-rate fields (recommended for trained models: it starts the chains near the data
+    marginals). Everything after validation is one jit-compiled ``lax.scan``.
     """
     if not isinstance(model, DiscreteModel):
         raise ValueError(f"AIS needs a discrete model (RBM, BoltzmannMachine, Ising); got {type(model).__name__}")
@@ -151,18 +130,14 @@ def ais_log_partition(
         betas = b
     if temperature != 1.0:
         model = jax.tree.map(lambda p: p / temperature, model)
-    if isinstance(model, RBM):
-        dtype = model.weights.dtype
-        if data is not None:
-            data = validate_data(model, data)
-            base = jnp.asarray(base_rate_bias(data), dtype)
-        else:
-            base = jnp.zeros((model.num_visible,), dtype)
-        return _rbm_ais(model, base, jnp.asarray(betas, dtype), key, num_chains)
+    dtype = model.dtype
     if data is not None:
-        raise ValueError("`data` (base-rate model) is only supported for RBMs")
-    dtype = model.to_quadratic()[0].dtype
-    return _generic_ais(model, jnp.asarray(betas, dtype), key, num_chains)
+        data = validate_data(model, data)
+        log_odds = jnp.asarray(base_rate_bias(data, unit_values=model.unit_values), dtype)
+    else:
+        log_odds = jnp.zeros(model.data_shape, dtype)
+    base, log_z0 = model.ais_base(log_odds)
+    return _ais(model, base, jnp.asarray(log_z0, dtype), jnp.asarray(betas, dtype), key, num_chains)
 
 
 def ais_log_likelihood(model, data, key, **kwargs):
@@ -170,10 +145,10 @@ def ais_log_likelihood(model, data, key, **kwargs):
 
     .. math::  \\frac1B\\sum_b -F(v_b) - \\widehat{\\log Z}
 
-    (free energy F for an RBM, energy E otherwise). The standard error is that of log Z.
+    (F = ``model.data_energy``: the free energy for an RBM, the energy otherwise), with the
+    base-rate base from ``data``. The standard error is that of log Z.
     """
     data = validate_data(model, data)
-    res = ais_log_partition(model, key, data=data if isinstance(model, RBM) else None, **kwargs)
-    neg = -model.free_energy(data) if isinstance(model, RBM) else -model.energy(data)
-    return jnp.mean(neg) - res.log_partition, res.stderr
+    res = ais_log_partition(model, key, data=data, **kwargs)
+    return jnp.mean(-model.data_energy(data)) - res.log_partition, res.stderr
 

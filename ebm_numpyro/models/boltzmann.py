@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import math
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._checks import check_event_shape, check_square_symmetric, check_temperature, check_vector, is_concrete
-from ._base import DiscreteModel, as_float, greedy_colouring, pytree_dataclass, set_fields, static_field
+from .._checks import check_event_shape, check_temperature, check_units, check_vector, is_concrete
+from ._base import DiscreteModel, as_float, pytree_dataclass, replace_leaves, set_fields, static_field
+from ._dense import DenseQuadratic
+from ._enumeration import bipartite_log_partition, independent_log_partition
 from .ising import Ising
 
 __all__ = ["BoltzmannMachine", "RBM"]
 
 
 @pytree_dataclass
-class BoltzmannMachine(DiscreteModel):
+class BoltzmannMachine(DenseQuadratic):
     """Fully connected Boltzmann machine on {0,1} units.
 
     .. math::  E(x) = -\\tfrac12\\, x^\\top W x - b^\\top x, \\qquad x_i \\in \\{0, 1\\}
@@ -24,51 +28,19 @@ class BoltzmannMachine(DiscreteModel):
     """
 
     unit_values = (0, 1)
+    _matrix_name = "weights"
+    _vector_name = "bias"
 
     weights: jnp.ndarray
     bias: jnp.ndarray
     blocks: tuple = static_field(default=None)
 
     def __init__(self, weights, bias=None, blocks=None):
-        weights = as_float(weights)
-        check_square_symmetric(weights, "weights")
-        n = weights.shape[0]
-        bias = jnp.zeros((n,), weights.dtype) if bias is None else as_float(bias)
-        check_vector(bias, "bias", n)
-        if blocks is None:
-            if is_concrete(weights):
-                i, j = np.nonzero(np.asarray(weights))
-                blocks = greedy_colouring(n, np.stack([i, j], 1))
-            else:
-                blocks = tuple((i,) for i in range(n))
-        set_fields(self, weights=weights, bias=bias, blocks=tuple(blocks))
-
-    @property
-    def event_shape(self):
-        return (self.weights.shape[0],)
+        self._setup(weights, bias, blocks)
 
     @property
     def event_dims(self):
         return ("unit",)
-
-    def energy(self, x):
-        """:math:`E(x) = -\\tfrac12 x^\\top W x - b^\\top x`, batched over leading axes."""
-        check_event_shape(x, self.event_shape)
-        v = jnp.asarray(x).astype(self.weights.dtype)
-        return -0.5 * jnp.einsum("...i,ij,...j->...", v, self.weights, v) - v @ self.bias
-
-    def local_field(self, x, block):
-        """:math:`f_i = \\sum_j W_{ij} x_j + b_i` for the units ``i`` in ``block``."""
-        idx = np.asarray(block)
-        v = jnp.asarray(x).astype(self.weights.dtype)
-        return v @ self.weights[:, idx] + self.bias[idx]
-
-    def set_block(self, x, block, values):
-        x = jnp.asarray(x)
-        return x.at[..., np.asarray(block)].set(values.astype(x.dtype))
-
-    def to_quadratic(self):
-        return self.weights, self.bias, jnp.zeros((), self.weights.dtype)
 
     def to_ising(self):
         """Exact map to ±1 spins, s = 2x - 1, returning ``(ising, constant)``.
@@ -92,8 +64,9 @@ class RBM(DiscreteModel):
     .. math::  E(v, h) = -v^\\top W h - a^\\top v - c^\\top h
 
     with ``weights`` W (n_visible × n_hidden), ``visible_bias`` a, ``hidden_bias`` c. A joint
-    state is the concatenation ``x = [v, h]``; the two layers are the Gibbs blocks.
-    :meth:`free_energy` sums the hidden layer out analytically.
+    state is the concatenation ``x = [v, h]``; the two layers are the Gibbs blocks, hidden
+    (1) first, so that a sweep from data is one step v → h → v'. Training examples are
+    visible vectors; :meth:`free_energy` sums the hidden layer out analytically.
     """
 
     unit_values = (0, 1)
@@ -137,16 +110,14 @@ class RBM(DiscreteModel):
 
     def joint_energy(self, v, h):
         """:math:`E(v,h) = -v^\\top W h - a^\\top v - c^\\top h`, batched."""
-        check_event_shape(v, (self.num_visible,), "v")
-        check_event_shape(h, (self.num_hidden,), "h")
-        dt = self.weights.dtype
-        v, h = jnp.asarray(v).astype(dt), jnp.asarray(h).astype(dt)
-        return -jnp.einsum("...i,ij,...j->...", v, self.weights, h) - v @ self.visible_bias - h @ self.hidden_bias
+        _check_layer(v, self.num_visible, "v")
+        _check_layer(h, self.num_hidden, "h")
+        return _bipartite_energy(v, h, self.weights, self.visible_bias, self.hidden_bias)
 
     def energy(self, x):
         """Joint energy of ``x = [v, h]``; see :meth:`joint_energy`."""
-        check_event_shape(x, self.event_shape)
-        return self.joint_energy(*self.split(x))
+        self.validate_state(x)
+        return _bipartite_energy(*self.split(x), self.weights, self.visible_bias, self.hidden_bias)
 
     def free_energy(self, v, temperature=1.0):
         """Free energy of the visible layer, hidden units summed out:
@@ -156,7 +127,7 @@ class RBM(DiscreteModel):
         so that :math:`p(v) \\propto e^{-F(v)/T}`.
         """
         check_temperature(temperature)
-        check_event_shape(v, (self.num_visible,), "v")
+        _check_layer(v, self.num_visible, "v")
         v = jnp.asarray(v).astype(self.weights.dtype)
         pre = v @ self.weights + self.hidden_bias
         return -v @ self.visible_bias - temperature * jnp.sum(jax.nn.softplus(pre / temperature), -1)
@@ -164,14 +135,15 @@ class RBM(DiscreteModel):
     def hidden_free_energy(self, h, temperature=1.0):
         """Free energy of the hidden layer, visible units summed out (the mirror of :meth:`free_energy`)."""
         check_temperature(temperature)
-        check_event_shape(h, (self.num_hidden,), "h")
+        _check_layer(h, self.num_hidden, "h")
         h = jnp.asarray(h).astype(self.weights.dtype)
         pre = h @ self.weights.T + self.visible_bias
         return -h @ self.hidden_bias - temperature * jnp.sum(jax.nn.softplus(pre / temperature), -1)
 
     @property
     def blocks(self):
-        return (0, 1)
+        """Layers as blocks: 1 (hidden) then 0 (visible)."""
+        return (1, 0)
 
     def local_field(self, x, block):
         """Visible block: :math:`W h + a`; hidden block: :math:`W^\\top v + c`."""
@@ -181,11 +153,11 @@ class RBM(DiscreteModel):
         return v @ self.weights + self.hidden_bias
 
     def set_block(self, x, block, values):
+        """``x`` with layer ``block`` replaced (a concatenation: cheaper than an in-place update on CPU)."""
         x = jnp.asarray(x)
         values = values.astype(x.dtype)
-        if block == 0:
-            return x.at[..., : self.num_visible].set(values)
-        return x.at[..., self.num_visible :].set(values)
+        v, h = self.split(x)
+        return jnp.concatenate([values, h] if block == 0 else [v, values], -1)
 
     def to_boltzmann_machine(self) -> BoltzmannMachine:
         """The same model as a dense :class:`BoltzmannMachine` on the joint units ``[v, h]``."""
@@ -197,3 +169,75 @@ class RBM(DiscreteModel):
 
     def to_quadratic(self):
         return self.to_boltzmann_machine().to_quadratic()
+
+    # --- data view: visible vectors ----------------------------------------------
+    @property
+    def data_shape(self):
+        return (self.num_visible,)
+
+    def embed_data(self, data):
+        """Joint states ``[v, 0]`` (the first sweep redraws the hidden layer given v)."""
+        data = jnp.asarray(data)
+        return jnp.concatenate([data, jnp.zeros(data.shape[:-1] + (self.num_hidden,), data.dtype)], -1)
+
+    def data_part(self, x):
+        return x[..., : self.num_visible]
+
+    def data_energy(self, data, temperature=1.0):
+        """The free energy :meth:`free_energy` of visible vectors."""
+        return self.free_energy(data, temperature)
+
+    def data_energy_gradient(self, data):
+        """Closed form of the mean free-energy gradient, with :math:`p = \\sigma(W^\\top v + c)`:
+
+        .. math::  \\langle\\nabla_W F\\rangle = -\\langle v\\, p^\\top\\rangle,\\quad
+                   \\langle\\nabla_a F\\rangle = -\\langle v\\rangle,\\quad
+                   \\langle\\nabla_c F\\rangle = -\\langle p\\rangle
+        """
+        v = jnp.asarray(data).astype(self.weights.dtype)
+        p = jax.nn.sigmoid(v @ self.weights + self.hidden_bias)
+        n = v.shape[0]
+        return replace_leaves(self, weights=-(v.T @ p) / n, visible_bias=-jnp.mean(v, 0), hidden_bias=-jnp.mean(p, 0))
+
+    # --- exact enumeration, moments, AIS ---------------------------------------------
+    @property
+    def enumerated_units(self):
+        """The smaller layer is enumerated; the other is summed analytically."""
+        return min(self.num_visible, self.num_hidden)
+
+    def _log_partition_enumerated(self, beta):
+        return bipartite_log_partition(self.weights, self.visible_bias, self.hidden_bias, beta)
+
+    def _unit_moments(self, grad, temperature):
+        """:math:`\\langle [v, h]\\rangle = T\\,\\partial_{(a, c)}\\log Z`, :math:`\\langle v_i h_j\\rangle = T\\,\\partial_{W_{ij}}\\log Z`."""
+        mean = jnp.concatenate([grad.visible_bias, grad.hidden_bias])
+        return temperature * mean, temperature * grad.weights
+
+    @property
+    def correlation_dims(self):
+        return ("visible", "hidden")
+
+    def correlation_factors(self, x):
+        return self.split(x)
+
+    def ais_base(self, log_odds):
+        """Base-rate model (Salakhutdinov & Murray 2008): visible biases ``log_odds``, W = 0, c = 0,
+
+        .. math::  \\log Z_0 = n_h \\log 2 + \\sum_i \\log(1 + e^{b_{A,i}})
+        """
+        bias = jnp.asarray(log_odds, self.dtype)
+        base = replace_leaves(
+            self, weights=jnp.zeros_like(self.weights), visible_bias=bias, hidden_bias=jnp.zeros_like(self.hidden_bias)
+        )
+        return base, self.num_hidden * math.log(2.0) + independent_log_partition(bias, self.unit_values)
+
+
+def _bipartite_energy(v, h, W, a, c):
+    """:math:`E(v,h) = -v^\\top W h - a^\\top v - c^\\top h`, batched over leading axes."""
+    v, h = jnp.asarray(v).astype(W.dtype), jnp.asarray(h).astype(W.dtype)
+    return -jnp.einsum("...i,ij,...j->...", v, W, h) - v @ a - h @ c
+
+
+def _check_layer(x, size, name):
+    check_event_shape(x, (size,), name)
+    check_units(x, (0, 1), name)

@@ -5,14 +5,19 @@ from __future__ import annotations
 import jax.numpy as jnp
 import numpy as np
 
-from .._checks import (
-    check_event_shape,
-    check_int,
-    check_square_symmetric,
-    check_vector,
-    is_concrete,
+from .._checks import check_int, check_vector, is_concrete
+from ._base import (
+    DiscreteModel,
+    StaticArray,
+    as_float,
+    greedy_colouring,
+    pytree_dataclass,
+    replace_leaves,
+    set_fields,
+    static_field,
 )
-from ._base import DiscreteModel, as_float, greedy_colouring, pytree_dataclass, set_fields, static_field
+from ._dense import DenseQuadratic
+from ._enumeration import independent_log_partition
 
 __all__ = ["Ising", "LatticeIsing", "SparseIsing"]
 
@@ -22,7 +27,7 @@ def _spins_as_float(x, dtype):
 
 
 @pytree_dataclass
-class Ising(DiscreteModel):
+class Ising(DenseQuadratic):
     """Ising model with dense couplings on ±1 spins.
 
     .. math::  E(s) = -\\tfrac12\\, s^\\top J s - h^\\top s, \\qquad s_i \\in \\{-1, +1\\}
@@ -32,25 +37,16 @@ class Ising(DiscreteModel):
     Use :meth:`square_lattice` for periodic lattices and :meth:`from_edges` for sparse graphs.
     """
 
+    _matrix_name = "couplings"
+    _vector_name = "fields"
+
     couplings: jnp.ndarray
     fields: jnp.ndarray
     blocks: tuple = static_field(default=None)
 
     def __init__(self, couplings, fields=None, blocks=None):
-        couplings = as_float(couplings)
-        n = couplings.shape[0] if couplings.ndim >= 1 else 0
-        check_square_symmetric(couplings, "couplings")
-        fields = jnp.zeros((n,), couplings.dtype) if fields is None else as_float(fields)
-        check_vector(fields, "fields", n)
-        if blocks is None:
-            if is_concrete(couplings):
-                i, j = np.nonzero(np.asarray(couplings))
-                blocks = greedy_colouring(n, np.stack([i, j], 1))
-            else:
-                blocks = tuple((i,) for i in range(n))
-        set_fields(self, couplings=couplings, fields=fields, blocks=tuple(blocks))
+        self._setup(couplings, fields, blocks)
 
-    # -- constructors -----------------------------------------------------------
     @staticmethod
     def square_lattice(rows, cols=None, coupling=1.0, field=0.0) -> "LatticeIsing":
         """Periodic ``rows × cols`` square lattice (stencil-based; see :class:`LatticeIsing`)."""
@@ -61,33 +57,28 @@ class Ising(DiscreteModel):
         """Ising model on a sparse graph (see :class:`SparseIsing`)."""
         return SparseIsing(num_spins, edges, weights, fields)
 
-    # -- energy -----------------------------------------------------------------
-    @property
-    def event_shape(self):
-        return (self.couplings.shape[0],)
-
     @property
     def event_dims(self):
         return ("spin",)
 
-    def energy(self, x):
-        """:math:`E(s) = -\\tfrac12 s^\\top J s - h^\\top s`, batched over leading axes."""
-        check_event_shape(x, self.event_shape)
-        s = _spins_as_float(x, self.couplings.dtype)
-        return -0.5 * jnp.einsum("...i,ij,...j->...", s, self.couplings, s) - s @ self.fields
 
-    def local_field(self, x, block):
-        """:math:`f_i = \\sum_j J_{ij} s_j + h_i` for the spins ``i`` in ``block``."""
-        idx = np.asarray(block)
-        s = _spins_as_float(x, self.couplings.dtype)
-        return s @ self.couplings[:, idx] + self.fields[idx]
+def _dense_ising(model) -> Ising:
+    """The dense :class:`Ising` model of ``model.to_quadratic()`` (enumerable sizes only).
 
-    def set_block(self, x, block, values):
-        x = jnp.asarray(x)
-        return x.at[..., np.asarray(block)].set(values.astype(x.dtype))
+    Built without validation so that it stays differentiable in the model's parameters.
+    """
+    J, h, _ = model.to_quadratic()
+    dense = object.__new__(Ising)
+    set_fields(dense, couplings=J, fields=h, blocks=tuple((i,) for i in range(J.shape[0])))
+    return dense
 
-    def to_quadratic(self):
-        return self.couplings, self.fields, jnp.zeros((), self.couplings.dtype)
+
+def _check_dense_size(model, limit=2**12):
+    if model.num_units > limit:
+        raise ValueError(
+            f"to_quadratic builds a {model.num_units}x{model.num_units} matrix; it serves enumeration "
+            f"of small models only (at most {limit} units)"
+        )
 
 
 def _lattice_colours(rows: int, cols: int) -> np.ndarray:
@@ -160,7 +151,7 @@ class LatticeIsing(DiscreteModel):
 
     def energy(self, x):
         """:math:`E = -J\\sum s_{ij}(s_{i+1,j}+s_{i,j+1}) - h\\sum s_{ij}`, batched."""
-        check_event_shape(x, self.event_shape)
+        self.validate_state(x)
         s = _spins_as_float(x, self.coupling.dtype)
         bonds = jnp.sum(s * (jnp.roll(s, -1, -2) + jnp.roll(s, -1, -1)), axis=(-2, -1))
         return -self.coupling * bonds - self.field * jnp.sum(s, axis=(-2, -1))
@@ -176,6 +167,7 @@ class LatticeIsing(DiscreteModel):
         return jnp.where(mask, values.astype(x.dtype), x)
 
     def to_quadratic(self):
+        _check_dense_size(self)
         n = self.rows * self.cols
         idx = np.arange(n).reshape(self.rows, self.cols)
         counts = np.zeros((n, n))
@@ -186,6 +178,15 @@ class LatticeIsing(DiscreteModel):
         J = self.coupling * jnp.asarray(counts, dtype)
         h = jnp.full((n,), self.field, dtype)
         return J, h, jnp.zeros((), dtype)
+
+    def _enumeration_model(self):
+        return _dense_ising(self)
+
+    def ais_base(self, log_odds):
+        """Independent spins with the uniform field :math:`h = \\overline{\\text{logit}}/2`, J = 0."""
+        field = jnp.mean(jnp.asarray(log_odds, self.dtype)) / 2.0
+        base = replace_leaves(self, coupling=jnp.zeros_like(self.coupling), field=field)
+        return base, self.num_units * jnp.logaddexp(field, -field)
 
 
 @pytree_dataclass
@@ -200,9 +201,9 @@ class SparseIsing(DiscreteModel):
 
     weights: jnp.ndarray
     fields: jnp.ndarray
-    edges: jnp.ndarray
-    neighbours: jnp.ndarray
-    neighbour_edge: jnp.ndarray
+    edges: StaticArray = static_field()
+    neighbours: StaticArray = static_field()
+    neighbour_edge: StaticArray = static_field()
     num_spins: int = static_field()
     blocks: tuple = static_field(default=None)
 
@@ -237,9 +238,9 @@ class SparseIsing(DiscreteModel):
             self,
             weights=weights,
             fields=fields,
-            edges=jnp.asarray(edges_np, jnp.int32),
-            neighbours=jnp.asarray(nbr),
-            neighbour_edge=jnp.asarray(slot),
+            edges=StaticArray(edges_np.astype(np.int32)),
+            neighbours=StaticArray(nbr),
+            neighbour_edge=StaticArray(slot),
             num_spins=num_spins,
             blocks=greedy_colouring(num_spins, edges_np),
         )
@@ -254,25 +255,35 @@ class SparseIsing(DiscreteModel):
 
     def energy(self, x):
         """:math:`E = -\\sum_e w_e s_i s_j - h^\\top s`, batched."""
-        check_event_shape(x, self.event_shape)
+        self.validate_state(x)
         s = _spins_as_float(x, self.weights.dtype)
-        i, j = self.edges[:, 0], self.edges[:, 1]
+        i, j = self.edges.array[:, 0], self.edges.array[:, 1]
         return -(s[..., i] * s[..., j]) @ self.weights - s @ self.fields
 
     def local_field(self, x, block):
         """:math:`f_i = \\sum_{e \\ni i} w_e s_{j(e)} + h_i` for the spins in ``block``."""
         idx = np.asarray(block)
         s = _spins_as_float(x, self.weights.dtype)
-        w = jnp.concatenate([self.weights, jnp.zeros((1,), self.weights.dtype)])[self.neighbour_edge[idx]]
-        return jnp.sum(s[..., self.neighbours[idx]] * w, axis=-1) + self.fields[idx]
+        w = jnp.concatenate([self.weights, jnp.zeros((1,), self.weights.dtype)])[self.neighbour_edge.array[idx]]
+        return jnp.sum(s[..., self.neighbours.array[idx]] * w, axis=-1) + self.fields[idx]
 
     def set_block(self, x, block, values):
         x = jnp.asarray(x)
         return x.at[..., np.asarray(block)].set(values.astype(x.dtype))
 
     def to_quadratic(self):
+        _check_dense_size(self)
         n = self.num_spins
         J = jnp.zeros((n, n), self.weights.dtype)
-        i, j = self.edges[:, 0], self.edges[:, 1]
+        i, j = self.edges.array[:, 0], self.edges.array[:, 1]
         J = J.at[i, j].add(self.weights).at[j, i].add(self.weights)
         return J, self.fields, jnp.zeros((), self.weights.dtype)
+
+    def _enumeration_model(self):
+        return _dense_ising(self)
+
+    def ais_base(self, log_odds):
+        """Independent spins with fields :math:`h_i = \\text{logit}_i/2`, no couplings."""
+        fields = jnp.asarray(log_odds, self.dtype) / 2.0
+        base = replace_leaves(self, weights=jnp.zeros_like(self.weights), fields=fields)
+        return base, independent_log_partition(fields, self.unit_values)

@@ -20,19 +20,15 @@ NumPy; the cost is :math:`O(k\\, 2^{n_v} 2^{n_h})`.
 
 from __future__ import annotations
 
-import itertools
-
+import jax
 import numpy as np
 import xarray as xr
 
-import jax
-import jax.numpy as jnp
-
 from .._checks import check_event_shape, check_int, check_units
-from ..exact import unit_states
+from ..exact import all_states
 from ..models import RBM
 
-__all__ = ["bars_and_stripes", "expected_cd_gradient", "cd_bias"]
+__all__ = ["expected_cd_gradient", "cd_bias"]
 
 #: Largest 2^(n_visible + n_hidden) for which transition matrices are built (≈ 0.5 GB in float64).
 MAX_JOINT_STATES = 2**26
@@ -40,23 +36,9 @@ MAX_JOINT_STATES = 2**26
 _FIELDS = ("weights", "visible_bias", "hidden_bias")
 
 
-def bars_and_stripes(size: int) -> np.ndarray:
-    """All distinct ``size × size`` bars-and-stripes images, flattened: shape ``(2^(size+1) - 2, size²)``, int8.
-
-    Each image has every row constant (stripes) or every column constant (bars).
-    """
-    size = check_int(size, "size", 1)
-    patterns = set()
-    for bits in itertools.product((0, 1), repeat=size):
-        rows = np.repeat(np.array(bits)[:, None], size, axis=1)
-        patterns.add(tuple(rows.ravel()))
-        patterns.add(tuple(rows.T.ravel()))
-    return np.array(sorted(patterns), dtype=np.int8)
-
-
 def _states(n):
     """All 2^n {0,1} states in the library's enumeration order, as float64."""
-    return np.asarray(unit_states(jnp.arange(2**n, dtype=jnp.int32), n, (0, 1), jnp.int8), np.float64)
+    return np.asarray(all_states(n, (0, 1)), np.float64)
 
 
 def _log_sigmoid(x):
