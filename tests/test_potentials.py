@@ -92,3 +92,35 @@ def test_bad_temperature(T):
 def test_non_model_raises():
     with pytest.raises(TypeError, match="model"):
         ebm.potential(lambda x: x**2)
+
+
+def test_scalar_continuous_sites_and_init_params():
+    """Regression: a scalar site (or a 0-d init_params) on a one-dimensional model works, and
+    a scalar site inside a plate gives one energy per element."""
+    import numpyro.distributions as dist
+    from numpyro.infer.util import log_density
+
+    well = ebm.DoubleWell()
+
+    def scalar_model():
+        x = numpyro.sample("x", dist.Normal(0.0, 10.0))
+        ebm.energy_factor("well", well, x, temperature=0.5)
+
+    lp, _ = log_density(scalar_model, (), {}, {"x": jnp.array(0.3)})
+    want = dist.Normal(0.0, 10.0).log_prob(0.3) - (0.3**2 - 1) ** 2 / 0.5
+    np.testing.assert_allclose(lp, want, rtol=1e-6)
+
+    def plate_model():
+        with numpyro.plate("n", 3):
+            x = numpyro.sample("x", dist.Normal(0.0, 10.0))
+            assert ebm.energy_factor("well", well, x).shape == (3,)
+
+    xs = jnp.array([-1.0, 0.0, 2.0])
+    lp, _ = log_density(plate_model, (), {}, {"x": xs})
+    want = dist.Normal(0.0, 10.0).log_prob(xs).sum() - ((xs**2 - 1) ** 2).sum()
+    np.testing.assert_allclose(lp, want, rtol=1e-6)
+
+    mcmc = MCMC(ebm.CyclicAnnealing(potential_fn=ebm.potential(well), temperature=0.3),
+                num_warmup=0, num_samples=20, progress_bar=False)
+    mcmc.run(jax.random.key(0), init_params=jnp.array(0.9))  # 0-d init_params
+    assert mcmc.get_samples().shape == (20,) and np.all(np.isfinite(mcmc.get_samples()))

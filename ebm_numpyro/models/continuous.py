@@ -10,6 +10,19 @@ from ._base import EnergyModel, as_float, pytree_dataclass, set_fields, static_f
 __all__ = ["DoubleWell", "WideNarrowWells"]
 
 
+def _coordinates(x, dim, dtype):
+    """``x`` as an array of shape ``batch + (dim,)``.
+
+    A one-dimensional model (``dim == 1``) also takes scalar coordinates: a 0-d ``x`` (a
+    scalar NumPyro site, a 0-d ``init_params``) is one state, and a trailing axis of any size
+    other than 1 is a batch of scalar states (a scalar site inside a ``numpyro.plate``).
+    """
+    x = jnp.asarray(x, dtype)
+    if dim == 1 and (x.ndim == 0 or x.shape[-1] != 1):
+        x = x[..., None]
+    return x
+
+
 @pytree_dataclass
 class DoubleWell(EnergyModel):
     """Double-well potential, optionally tilted, applied to every coordinate of ``x``:
@@ -43,7 +56,7 @@ class DoubleWell(EnergyModel):
 
     def energy(self, x):
         """:math:`\\sum_k \\text{height}(x_k^2-a^2)^2/a^4 + \\text{tilt}\\, x_k`, batched."""
-        x = jnp.asarray(x, self.a.dtype)
+        x = _coordinates(x, self.dim, self.a.dtype)
         e = self.height * (x**2 - self.a**2) ** 2 / self.a**4 + self.tilt * x
         return jnp.sum(e, axis=-1)
 
@@ -88,7 +101,7 @@ class WideNarrowWells(EnergyModel):
 
     def energy(self, x):
         """:math:`\\min(k_w|x-a e_1|^2, k_n|x+a e_1|^2)/2`, batched."""
-        x = jnp.asarray(x, self.separation.dtype)
+        x = _coordinates(x, self.dim, self.separation.dtype)
         wide, narrow = self.centres()
         ew = 0.5 * self.k_wide * jnp.sum((x - wide) ** 2, -1)
         en = 0.5 * self.k_narrow * jnp.sum((x - narrow) ** 2, -1)
@@ -96,7 +109,7 @@ class WideNarrowWells(EnergyModel):
 
     def in_wide_well(self, x):
         """True where ``x`` lies in the wide basin (its quadratic is the smaller one)."""
-        x = jnp.asarray(x, self.separation.dtype)
+        x = _coordinates(x, self.dim, self.separation.dtype)
         wide, narrow = self.centres()
         return self.k_wide * jnp.sum((x - wide) ** 2, -1) <= self.k_narrow * jnp.sum((x - narrow) ** 2, -1)
 
