@@ -1,12 +1,16 @@
-"""Loss-landscape experiments: temperature as the noise level of SGLD, and the entropic force
-that pulls noisy dynamics towards flat minima.
+"""Loss-landscape tools: temperature as the noise level of SGLD, the entropic force that
+pulls noisy dynamics towards flat minima, and measures of the sharpness of a minimum.
 
 - :func:`entropic_force_experiment` samples two minima of equal depth, one wide and one
-  narrow (:class:`~ebm_numpyro.WideNarrowWells`), with :class:`~ebm_numpyro.SGLD` and
-  compares the measured occupancy ratio with :math:`(k_n/k_w)^{d/2}`.
-- :func:`sharpness_experiment` trains a small classifier with minibatch SGD and with SGLD
-  from the same starts and compares the sharpness (Hessian trace, top eigenvalue) of the
-  minima they end in.
+  narrow (:class:`~ebm_numpyro.WideNarrowWells`), with
+  ``ebm.SGLD(potential_fn=ebm.potential(model), ...)`` and compares the measured occupancy
+  ratio with :math:`(k_n/k_w)^{d/2}` and with the exact ratio (:func:`exact_occupancy_ratio`).
+- :func:`hessian_trace` (Hutchinson) and :func:`top_hessian_eigenvalue` (power iteration)
+  measure the sharpness of any loss ``params -> scalar`` at ``params`` (a pytree) with
+  Hessian-vector products, never forming the Hessian.
+
+``benchmarks/sharpness.py`` uses them to compare the minima that minibatch SGD and SGLD end
+in on a small classifier.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from numpyro.diagnostics import effective_sample_size
 from numpyro.infer import MCMC
 
 from ._checks import check_int, check_positive, check_temperature
-from .kernels.sgld import SGLD
+from .kernels import SGLD
 from .models.continuous import WideNarrowWells
 from .potentials import potential
 
@@ -32,11 +36,6 @@ __all__ = [
     "exact_occupancy_ratio",
     "hessian_trace",
     "top_hessian_eigenvalue",
-    "sharpness_experiment",
-    "two_moons",
-    "mlp_init",
-    "mlp_logits",
-    "cross_entropy",
 ]
 
 
@@ -217,122 +216,3 @@ def top_hessian_eigenvalue(loss_fn, params, rng_key, num_iters=100):
 
     v = jax.lax.fori_loop(0, num_iters, body, v0 / jnp.linalg.norm(v0))
     return v @ hvp(v)
-
-
-def two_moons(rng_key, num_points=512, noise=0.15):
-    """The two-moons toy classification set: ``(x, y)``, ``x`` of shape (n, 2), ``y`` in {0, 1}."""
-    k1, k2, k3 = random.split(rng_key, 3)
-    t = random.uniform(k1, (num_points,), minval=0.0, maxval=jnp.pi)
-    y = random.bernoulli(k2, 0.5, (num_points,)).astype(jnp.int32)
-    upper = jnp.stack([jnp.cos(t), jnp.sin(t)], -1)
-    lower = jnp.stack([1.0 - jnp.cos(t), 0.5 - jnp.sin(t)], -1)
-    x = jnp.where(y[:, None] == 0, upper, lower) + noise * random.normal(k3, (num_points, 2))
-    return x, y
-
-
-def mlp_init(rng_key, sizes=(2, 32, 32, 2)):
-    """Parameters ``{"W0", "b0", ...}`` of a tanh MLP, LeCun-normal weights, zero biases."""
-    params = {}
-    keys = random.split(rng_key, len(sizes) - 1)
-    for i, (k, m, n) in enumerate(zip(keys, sizes[:-1], sizes[1:])):
-        params[f"W{i}"] = random.normal(k, (m, n)) / jnp.sqrt(m)
-        params[f"b{i}"] = jnp.zeros((n,))
-    return params
-
-
-def mlp_logits(params, x):
-    """Logits of the tanh MLP built by :func:`mlp_init`."""
-    depth = len(params) // 2
-    h = x
-    for i in range(depth):
-        h = h @ params[f"W{i}"] + params[f"b{i}"]
-        if i < depth - 1:
-            h = jnp.tanh(h)
-    return h
-
-
-def cross_entropy(params, x, y):
-    """Mean softmax cross-entropy :math:`-\\frac1n\\sum_i \\log \\mathrm{softmax}(f_\\theta(x_i))_{y_i}`."""
-    logp = jax.nn.log_softmax(mlp_logits(params, x))
-    return -jnp.mean(jnp.take_along_axis(logp, y[:, None], axis=-1))
-
-
-def _never(t):
-    return jnp.zeros(jnp.shape(t), bool)
-
-
-def sharpness_experiment(temperature=1.0, *, num_steps=20_000, learning_rate=0.1, batch_size=32,
-                         weight_decay=1e-3, polish_fraction=0.1, num_runs=8, num_points=512,
-                         num_probes=64, rng_key=0):
-    """Train a small classifier with minibatch SGD and with SGLD; compare the sharpness of
-    the minima they end in.
-
-    Two moons (:func:`two_moons`), a 2-32-32-2 tanh MLP, potential
-    :math:`U(\\theta) = N\\,\\hat L_B(\\theta) + \\lambda|\\theta|^2/2` with :math:`\\hat L_B` the
-    minibatch cross-entropy. Both runs use :class:`~ebm_numpyro.SGLD` through
-    ``numpyro.infer.MCMC`` with the same step :math:`\\varepsilon = 2\\eta/N` (so the gradient
-    step is SGD's :math:`\\theta - \\eta\\nabla\\hat L_B`) and the same starts; SGD is SGLD with the
-    noise switched off (``sampling_phase`` always false), SGLD adds :math:`N(0, \\varepsilon T)`
-    for the first ``1 - polish_fraction`` of the steps and then also descends noise-free, so
-    that both end at (near) a minimum. At the end of each of ``num_runs`` runs it measures
-    the full-data loss and accuracy, :math:`\\mathrm{tr}\\,H` (:func:`hessian_trace`) and the top
-    Hessian eigenvalue (:func:`top_hessian_eigenvalue`) of the full-data loss
-    :math:`L = \\hat L_N + \\lambda|\\theta|^2/(2N)`.
-
-    Returns ``{"sgd": {...}, "sgld": {...}, ...}`` where each method maps ``loss``,
-    ``accuracy``, ``hessian_trace``, ``top_eigenvalue`` to per-run arrays and ``*_mean`` /
-    ``*_se`` (standard error over runs) to floats.
-    """
-    check_temperature(temperature)
-    num_steps = check_int(num_steps, "num_steps", 10)
-    num_runs = check_int(num_runs, "num_runs", 2)
-    batch_size = check_int(batch_size, "batch_size", 1)
-    check_positive(learning_rate, "learning_rate")
-    if not 0.0 <= float(polish_fraction) < 1.0:
-        raise ValueError(f"`polish_fraction` must lie in [0, 1); got {polish_fraction!r}")
-    key = random.PRNGKey(rng_key) if isinstance(rng_key, int) else rng_key
-    k_data, k_init, k_sgd, k_sgld, k_probe = random.split(key, 5)
-    x, y = two_moons(k_data, num_points)
-    n = num_points
-    init = jax.vmap(mlp_init)(random.split(k_init, num_runs))
-
-    def potential(params, batch):
-        xb, yb = batch
-        sq = sum(jnp.sum(p**2) for p in jax.tree.leaves(params))
-        return n * cross_entropy(params, xb, yb) + 0.5 * weight_decay * sq
-
-    def full_loss(params):
-        sq = sum(jnp.sum(p**2) for p in jax.tree.leaves(params))
-        return cross_entropy(params, x, y) + 0.5 * weight_decay * sq / n
-
-    @jax.jit
-    def measure(final, probe_keys):
-        """Full-data loss, accuracy, tr H and top eigenvalue of every run, in one compiled call."""
-        loss = jax.vmap(full_loss)(final)
-        acc = jax.vmap(lambda p: jnp.mean(jnp.argmax(mlp_logits(p, x), -1) == y))(final)
-        trace = jax.vmap(lambda p, k: hessian_trace(full_loss, p, k, num_probes)[0])(final, probe_keys)
-        top = jax.vmap(lambda p, k: top_hessian_eigenvalue(full_loss, p, k))(final, probe_keys)
-        return loss, acc, trace, top
-
-    step = 2.0 * float(learning_rate) / n
-    noisy_until = int(round((1.0 - float(polish_fraction)) * num_steps))
-    phases = {"sgd": _never, "sgld": lambda t: t < noisy_until}
-    keys = {"sgd": k_sgd, "sgld": k_sgld}
-    out = {"temperature": float(temperature), "learning_rate": float(learning_rate),
-           "num_steps": num_steps, "batch_size": batch_size, "num_runs": num_runs}
-    for name, phase in phases.items():
-        kernel = SGLD(potential_fn=potential, step_size=step, temperature=temperature,
-                      data=(x, y), batch_size=batch_size, sampling_phase=phase)
-        mcmc = MCMC(kernel, num_warmup=0, num_samples=num_steps, num_chains=num_runs,
-                    chain_method="vectorized", thinning=num_steps, progress_bar=False)
-        mcmc.run(keys[name], init_params=init)
-        loss, acc, trace, top = measure(mcmc.last_state.z, random.split(k_probe, num_runs))
-        res = {}
-        for field, values in (("loss", loss), ("accuracy", acc), ("hessian_trace", trace),
-                              ("top_eigenvalue", top)):
-            values = np.asarray(values, np.float64)
-            res[field] = values
-            res[f"{field}_mean"] = float(values.mean())
-            res[f"{field}_se"] = float(values.std(ddof=1) / np.sqrt(values.size))
-        out[name] = res
-    return out

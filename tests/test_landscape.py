@@ -1,4 +1,8 @@
-"""Entropic force: SGLD occupancy of a wide vs a narrow minimum of equal depth."""
+"""Entropic force: SGLD occupancy of a wide vs a narrow minimum of equal depth; sharpness measures."""
+
+import importlib
+import pathlib
+import sys
 
 import numpy as np
 import pytest
@@ -76,8 +80,24 @@ def test_hessian_trace_and_top_eigenvalue_on_a_quadratic():
     assert float(est) == pytest.approx(10.0, rel=1e-5) and float(se) < 1e-5
 
 
-def test_sharpness_experiment_smoke():
-    r = landscape.sharpness_experiment(1.0, num_steps=300, num_runs=2, num_points=64,
+def _sharpness_script():
+    """``benchmarks/sharpness.py`` (the SGD vs SGLD experiment lives with the benchmarks)."""
+    bench = pathlib.Path(__file__).resolve().parents[1] / "benchmarks"
+    if str(bench) not in sys.path:
+        sys.path.insert(0, str(bench))
+    return importlib.import_module("sharpness")
+
+
+def test_landscape_exports_the_library_only():
+    assert set(landscape.__all__) == {"EntropicForceResult", "entropic_force_experiment",
+                                      "exact_occupancy_ratio", "hessian_trace", "top_hessian_eigenvalue"}
+    for name in ("sharpness_experiment", "two_moons", "mlp_init", "mlp_logits", "cross_entropy"):
+        assert not hasattr(landscape, name)
+
+
+def test_sharpness_benchmark_smoke():
+    sharpness = _sharpness_script()
+    r = sharpness.sharpness_experiment(1.0, num_steps=300, num_runs=2, num_points=64,
                                        num_probes=4, batch_size=16, rng_key=0)
     for method in ("sgd", "sgld"):
         res = r[method]
@@ -87,6 +107,6 @@ def test_sharpness_experiment_smoke():
             assert np.isfinite(res[f"{field}_mean"]) and np.isfinite(res[f"{field}_se"])
         assert res["accuracy_mean"] > 0.7
     with pytest.raises(ValueError, match="polish_fraction"):
-        landscape.sharpness_experiment(polish_fraction=1.0)
+        sharpness.sharpness_experiment(polish_fraction=1.0)
     with pytest.raises(ValueError, match="temperature"):
-        landscape.sharpness_experiment(-1.0)
+        sharpness.sharpness_experiment(-1.0)
