@@ -8,7 +8,8 @@ fresh subprocess per N to show it stays flat as N grows.
     python benchmarks/exact_enumeration.py            # N = 24 timings, memory at N = 20, 24, 28
     python benchmarks/exact_enumeration.py --quick    # N = 20 timings, memory at N = 16, 20
 
-Writes benchmarks/results/exact_enumeration.json (full run only).
+A full run writes exact_enumeration.json under --out (default ./ebm-numpyro-out/benchmarks/,
+untracked; --out benchmarks/results updates the recorded file).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import time
 
 import numpy as np
 
-from _results import write_results
+from _results import add_out_argument, write_results
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -83,6 +84,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--memory-child", type=int, help=argparse.SUPPRESS)
+    add_out_argument(parser)
     args = parser.parse_args()
     if args.memory_child:
         memory_child(args.memory_child)
@@ -126,7 +128,7 @@ def main() -> None:
         "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform()},
     }
     if not args.quick:  # the quick run is a smoke test: keep the recorded full figures
-        write_results(result, "exact_enumeration")
+        write_results(result, "exact_enumeration", args.out)
 
 
 if __name__ == "__main__":
