@@ -15,6 +15,7 @@ Every temperature schedule and ladder takes its temperatures in one order, ``(t_
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from typing import Callable
 
@@ -116,10 +117,11 @@ def constant(value):
     check_positive(value, "value")
     value = _check_number(value, "value")
 
-    def schedule(t):
-        return jnp.full(jnp.shape(t), value, float_dtype())
+    return Schedule(functools.partial(_constant, value=value), base_temperature=value)
 
-    return Schedule(schedule, base_temperature=value)
+
+def _constant(t, value):
+    return jnp.full(jnp.shape(t), value, float_dtype())
 
 
 def polynomial_decay(a, b, gamma):
@@ -138,10 +140,11 @@ def polynomial_decay(a, b, gamma):
         raise ValueError(f"`gamma` must be >= 0 (0.5 < gamma <= 1 for convergence); got {gamma!r}")
     a, b = float(a), float(b)
 
-    def schedule(t):
-        return a * (b + _as_t(t)) ** (-gamma)
+    return Schedule(functools.partial(_polynomial_decay, a=a, b=b, gamma=gamma))
 
-    return Schedule(schedule)
+
+def _polynomial_decay(t, a, b, gamma):
+    return a * (b + _as_t(t)) ** (-gamma)
 
 
 def _cycle_position(num_steps, num_cycles):
@@ -151,13 +154,12 @@ def _cycle_position(num_steps, num_cycles):
         raise ValueError(
             f"`num_cycles` must be <= `num_steps` ({num_steps}); got {num_cycles!r}"
         )
-    length = math.ceil(num_steps / num_cycles)
+    return math.ceil(num_steps / num_cycles)
 
-    def position(t):
-        """Fraction r in [0, 1) of the way through the current cycle."""
-        return jnp.mod(_as_t(t), length) / length
 
-    return position
+def _position(t, length):
+    """Fraction r in [0, 1) of the way through the current cycle of ``length`` steps."""
+    return jnp.mod(_as_t(t), length) / length
 
 
 def _check_fraction(exploration_fraction):
@@ -174,13 +176,13 @@ def cyclical_sampling_phase(num_steps, num_cycles, exploration_fraction):
     and :math:`r_t = (t \\bmod L)/L`, the first ``exploration_fraction`` (:math:`\\beta`) of
     every cycle explores (:math:`r_t < \\beta`: optimisation, no noise) and the rest samples.
     """
-    position = _cycle_position(num_steps, num_cycles)
+    length = _cycle_position(num_steps, num_cycles)
     beta = _check_fraction(exploration_fraction)
+    return Schedule(functools.partial(_sampling_phase, length=length, beta=beta))
 
-    def phase(t):
-        return position(t) >= beta
 
-    return Schedule(phase)
+def _sampling_phase(t, length, beta):
+    return _position(t, length) >= beta
 
 
 def cyclical_step_size(initial, num_steps, num_cycles, exploration_fraction=0.0):
@@ -197,13 +199,13 @@ def cyclical_step_size(initial, num_steps, num_cycles, exploration_fraction=0.0)
     """
     check_positive(initial, "initial")
     initial = float(initial)
-    position = _cycle_position(num_steps, num_cycles)
+    length = _cycle_position(num_steps, num_cycles)
     phase = cyclical_sampling_phase(num_steps, num_cycles, exploration_fraction)
+    return Schedule(functools.partial(_cyclical_cosine, initial=initial, length=length), sampling_phase=phase)
 
-    def schedule(t):
-        return 0.5 * initial * (jnp.cos(jnp.pi * position(t)) + 1.0)
 
-    return Schedule(schedule, sampling_phase=phase)
+def _cyclical_cosine(t, initial, length):
+    return 0.5 * initial * (jnp.cos(jnp.pi * _position(t, length)) + 1.0)
 
 
 # ----------------------------------------------------------------------------- temperatures
@@ -242,15 +244,16 @@ def cyclic_cosine(t_min, t_max, period, base_fraction=0.0):
     check_positive(period, "period")
     period = float(period)
     hold = _plateau_steps(base_fraction, period, max(int(period) - 2, 0))
+    fn = functools.partial(_cyclic_cosine, t_min=t_min, t_max=t_max, period=period, hold=hold)
+    return Schedule(fn, base_temperature=t_min)
+
+
+def _cyclic_cosine(t, t_min, t_max, period, hold):
     n = period - hold
-
-    def schedule(t):
-        p = jnp.mod(_as_t(t), period)
-        q = jnp.where(p < n / 2, p, jnp.maximum(p - hold, n / 2))
-        c = jnp.cos(2.0 * jnp.pi * q / n)
-        return t_min + 0.5 * (t_max - t_min) * (1.0 + c)
-
-    return Schedule(schedule, base_temperature=t_min)
+    p = jnp.mod(_as_t(t), period)
+    q = jnp.where(p < n / 2, p, jnp.maximum(p - hold, n / 2))
+    c = jnp.cos(2.0 * jnp.pi * q / n)
+    return t_min + 0.5 * (t_max - t_min) * (1.0 + c)
 
 
 def sawtooth(t_min, t_max, period, base_fraction=0.0):
@@ -266,13 +269,13 @@ def sawtooth(t_min, t_max, period, base_fraction=0.0):
     t_min, t_max = _check_range(t_min, t_max)
     period = check_int(period, "period", 2)
     hold = _plateau_steps(base_fraction, period, period - 2)
-    n_cool = period - 1 - hold
+    fn = functools.partial(_sawtooth, t_min=t_min, t_max=t_max, period=period, n_cool=period - 1 - hold)
+    return Schedule(fn, base_temperature=t_min)
 
-    def schedule(t):
-        frac = jnp.minimum(jnp.mod(_as_t(t), period) / n_cool, 1.0)
-        return t_max - (t_max - t_min) * frac
 
-    return Schedule(schedule, base_temperature=t_min)
+def _sawtooth(t, t_min, t_max, period, n_cool):
+    frac = jnp.minimum(jnp.mod(_as_t(t), period) / n_cool, 1.0)
+    return t_max - (t_max - t_min) * frac
 
 
 def exponential_cooling(t_min, t_max, num_steps):
@@ -283,13 +286,13 @@ def exponential_cooling(t_min, t_max, num_steps):
     """
     t_min, t_max = _check_range(t_min, t_max)
     num_steps = check_int(num_steps, "num_steps", 2)
-    log_ratio = math.log(t_min / t_max)
+    fn = functools.partial(_exponential_cooling, t_max=t_max, log_ratio=math.log(t_min / t_max), num_steps=num_steps)
+    return Schedule(fn, base_temperature=t_min)
 
-    def schedule(t):
-        frac = jnp.minimum(_as_t(t), num_steps - 1) / (num_steps - 1)
-        return t_max * jnp.exp(log_ratio * frac)
 
-    return Schedule(schedule, base_temperature=t_min)
+def _exponential_cooling(t, t_max, log_ratio, num_steps):
+    frac = jnp.minimum(_as_t(t), num_steps - 1) / (num_steps - 1)
+    return t_max * jnp.exp(log_ratio * frac)
 
 
 # ----------------------------------------------------------------------------- ladders

@@ -20,6 +20,7 @@ A kernel subclasses :class:`EBMKernel` and supplies two pure per-chain functions
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Any
 
 import jax
@@ -146,8 +147,17 @@ class EBMKernel(MCMCKernel):
     _state_fields: tuple[str, ...] = ()
 
     def __getstate__(self):
+        # Compiled functions are dropped. With a NumPyro model the functions built from it go
+        # too (``MCMC`` re-runs ``init`` when ``_sample_fn`` is None); with a potential the
+        # sample function is kept, so a pickled ``MCMC`` resumes from ``post_warmup_state``
+        # without ``init_params``.
         state = self.__dict__.copy()
-        for name in self._cached_fns:
+        drop = set(self._cached_fns)
+        if self._model is None:
+            drop.discard("_sample_fn")
+        else:
+            drop.update(("_potential_fn_gen", "_postprocess_fn_gen"))
+        for name in drop:
             state[name] = None
         return state
 
@@ -198,15 +208,17 @@ class EBMKernel(MCMCKernel):
         """Raise ``ValueError`` for an unusable initial state (e.g. a non-finite potential)."""
 
     def _make_sample_fn(self, vectorized):
-        def sample_fn(state, model_args, model_kwargs):
-            potential = self._potential(model_args, model_kwargs)
+        """The sample function, vectorized over chains or not (a picklable partial)."""
+        return functools.partial(_sample, self, bool(vectorized))
 
-            def step(s):
-                return self._step_chain(s, potential)
+    def _sample(self, state, model_args, model_kwargs, vectorized):
+        """One step of every chain in ``state``."""
+        potential = self._potential(model_args, model_kwargs)
 
-            return jax.vmap(step)(state) if vectorized else step(state)
+        def step(s):
+            return self._step_chain(s, potential)
 
-        return sample_fn
+        return jax.vmap(step)(state) if vectorized else step(state)
 
     def sample(self, state, model_args=(), model_kwargs=None):
         return self._sample_fn(state, model_args, model_kwargs)
@@ -217,3 +229,7 @@ class EBMKernel(MCMCKernel):
 
     def _step_chain(self, state, potential) -> Any:  # pragma: no cover - abstract
         raise NotImplementedError
+
+
+def _sample(kernel, vectorized, state, model_args=(), model_kwargs=None):
+    return kernel._sample(state, model_args, model_kwargs, vectorized)

@@ -201,7 +201,7 @@ class CyclicAnnealing(EBMKernel):
             model.validate_state(init_params, "init_params")
             return jnp.asarray(init_params).astype(model.state_dtype)
         init_params = float_params(init_params)
-        if model is not None and not vectorized and tuple(model.event_shape) != (1,):  # 1-D models take scalars
+        if model is not None and tuple(model.event_shape) != (1,):  # 1-D models also take scalars
             check_event_shape(init_params, model.event_shape, "init_params")
         return init_params
 

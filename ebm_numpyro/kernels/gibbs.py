@@ -384,18 +384,15 @@ class TemperedGibbs(EBMKernel):
         mean_accept = state.mean_swap_accept + (info.swap_accept - state.mean_swap_accept) / count
         return self._observe(state.i + 1, replicas, info.magnetizations, info.swap_accept, mean_accept, rng_key)
 
-    def _make_sample_fn(self, vectorized):
-        def sample_fn(state, model_args=(), model_kwargs=None):
-            # The CPU lattice sweep's fusion barrier (heat_bath.sweep) needs a predicate that
-            # is always true, unknown to the compiler and not batched: i | 1 is odd.
-            barrier = None
-            if jax.default_backend() == "cpu":
-                barrier = ((state.i[0] if vectorized else state.i) | 1) != 0
-            if vectorized:
-                return jax.vmap(lambda s: self._step_chain(s, None, barrier))(state)
-            return self._step_chain(state, None, barrier)
-
-        return sample_fn
+    def _sample(self, state, model_args, model_kwargs, vectorized):
+        # The CPU lattice sweep's fusion barrier (heat_bath.sweep) needs a predicate that is
+        # always true, unknown to the compiler and not batched: i | 1 is odd.
+        barrier = None
+        if jax.default_backend() == "cpu":
+            barrier = ((state.i[0] if vectorized else state.i) | 1) != 0
+        if vectorized:
+            return jax.vmap(lambda s: self._step_chain(s, None, barrier))(state)
+        return self._step_chain(state, None, barrier)
 
     # -- the kernel's own loop ----------------------------------------------------------
     def _scan(self, state, num_steps, fields):

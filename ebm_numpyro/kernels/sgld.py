@@ -441,13 +441,8 @@ class SGLD(EBMKernel):
         new, _ = sgld_step(key_step, state, grad_estimator, self._params(state.i), self._preconditioner)
         return new._replace(rng_key=key)
 
-    def _make_sample_fn(self, vectorized):
-        inner = super()._make_sample_fn(vectorized)
-        report = self._divergence_warning
-
-        def sample_fn(state, model_args, model_kwargs):
-            new = inner(state, model_args, model_kwargs)
-            lax.cond(jnp.any(new.diverging), lambda s: jax.debug.callback(report, s), lambda s: None, jnp.max(state.i))
-            return new
-
-        return sample_fn
+    def _sample(self, state, model_args, model_kwargs, vectorized):
+        new = super()._sample(state, model_args, model_kwargs, vectorized)
+        report = self._divergence_warning  # host-side, called only when a chain diverges
+        lax.cond(jnp.any(new.diverging), lambda s: jax.debug.callback(report, s), lambda s: None, jnp.max(state.i))
+        return new
