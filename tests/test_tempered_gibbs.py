@@ -27,13 +27,9 @@ from numpyro.infer import MCMC
 import ebm_numpyro as ebm
 from ebm_numpyro.kernels import (
     TemperedGibbs,
-    _lattice,
-    _random,
     gibbs_sweep,
-    heat_bath,
     replica_exchange,
     swap_acceptance,
-    up_probability,
 )
 from ebm_numpyro.schedules import geometric_ladder
 
@@ -123,45 +119,6 @@ def assert_frequencies_match(codes, p_exact, label):
 
 
 # ----------------------------------------------------------------------------- pure functions
-def test_threefry_matches_random123_known_answers():
-    cases = [
-        ((0, 0), (0, 0), (0x6B200159, 0x99BA4EFE)),
-        ((0xFFFFFFFF, 0xFFFFFFFF), (0xFFFFFFFF, 0xFFFFFFFF), (0x1CB996FC, 0xBB002BE7)),
-        ((0x13198A2E, 0x03707344), (0x243F6A88, 0x85A308D3), (0xC4923A9C, 0x483DF7A0)),
-    ]
-    for key, ctr, want in cases:
-        got = _random.threefry2x32(*(np.uint32(v) for v in key + ctr))
-        assert tuple(int(v) for v in got) == want
-
-
-def test_split_key_keeps_type_and_differs():
-    for key in (jax.random.key(7), jax.random.PRNGKey(7)):
-        nxt, words = _random.split_key(key, 2)
-        assert nxt.dtype == key.dtype and nxt.shape == key.shape
-        assert words.shape == (2, 2) and words.dtype == jnp.uint32
-        assert len({tuple(np.asarray(w)) for w in words} | {tuple(np.asarray(_random.key_words(nxt)))}) == 3
-    nxt, _ = _random.split_key(jax.random.key(7, impl="rbg"), 2)  # other implementations: jax.random
-    assert nxt.dtype == jax.random.key(0, impl="rbg").dtype
-
-
-def test_heat_bath_probabilities():
-    field = jnp.array([-1.5, -0.3, 0.0, 0.4, 2.0])
-    beta, draws = 0.8, 20000
-    for unit_values in ((-1, 1), (0, 1)):
-        x = heat_bath(jax.random.key(1), jnp.broadcast_to(field, (draws, 5)), beta, unit_values)
-        assert x.dtype == jnp.int8 and x.shape == (draws, 5)
-        assert set(np.unique(np.asarray(x))) <= set(unit_values)
-        p = np.asarray(up_probability(field, beta, unit_values))
-        down, up = unit_values
-        np.testing.assert_allclose(p, 1 / (1 + np.exp(-beta * (up - down) * np.asarray(field))), rtol=1e-6)
-        freq = (np.asarray(x) == up).mean(0)
-        z = (freq - p) / np.sqrt(p * (1 - p) / draws)
-        assert np.abs(z).max() < z_crit(5)
-    # deterministic limits: p = 1 and p = 0 are exact
-    assert np.all(np.asarray(heat_bath(jax.random.key(2), jnp.full((1000,), 1e4), 1.0)) == 1)
-    assert np.all(np.asarray(heat_bath(jax.random.key(2), jnp.full((1000,), -1e4), 1.0)) == -1)
-
-
 def test_swap_acceptance_and_exchange():
     betas = jnp.array([1.0, 0.8, 0.5, 0.3])
     energies = jnp.array([-10.0, -12.0, -3.0, -20.0])
@@ -180,42 +137,6 @@ def test_swap_acceptance_and_exchange():
     np.testing.assert_array_equal(perm, [1, 0, 3, 2])
     perm, _ = replica_exchange(jax.random.key(5), jnp.array([-5.0, 5.0, -5.0, 5.0]), betas * 100, 0)
     np.testing.assert_array_equal(perm, [0, 1, 2, 3])
-
-
-@pytest.mark.parametrize("rows,cols", [(2, 2), (2, 4), (4, 6), (6, 4), (8, 8)])
-def test_lattice_half_layout_and_neighbour_sums(rows, cols):
-    model = ebm.Ising.square_lattice(rows, cols)
-    x = model.random_state(jax.random.key(rows * cols), (3,))
-    a, b = _lattice.pack(x)
-    np.testing.assert_array_equal(_lattice.unpack(a, b, rows, cols), x)
-    colours = model.colours
-    full = np.asarray(model.neighbour_sum(x.astype(jnp.int32)))
-    for colour, other in ((0, b), (1, a)):
-        n = np.asarray(_lattice.half_neighbour_sum(other, rows, cols, colour))
-        np.testing.assert_array_equal(n, full[:, colours == colour])
-    table = _lattice.thresholds(ebm.Ising.square_lattice(4, coupling=0.7, field=-0.2), jnp.array([0.5, 1.0]))
-    f = 0.7 * np.array([-4, -2, 0, 2, 4]) - 0.2
-    want = np.round(2**24 / (1 + np.exp(-2 * np.array([[0.5], [1.0]]) * f)))
-    np.testing.assert_allclose(np.asarray(table), want, atol=2)
-
-
-def test_lattice_sweep_variants_agree(monkeypatch):
-    """The fusion barrier is an implementation detail: cond, fori_loop and straight-line code
-    (used off CPU) give identical sweeps for the same bits."""
-    model = ebm.Ising.square_lattice(4, 6, coupling=0.9, field=0.2)
-    x = model.random_state(jax.random.key(0), (3,))
-    beta = jnp.array([0.3, 0.5, 0.8])
-    words = jnp.array([12345, 678], jnp.uint32)
-    sweep = jax.jit(_lattice.sweep)
-    with_cond = sweep(words, model, x, beta, jnp.array(True))
-    with_loop = sweep(words, model, x, beta, None)
-    monkeypatch.setattr(_lattice.jax, "default_backend", lambda: "gpu")
-    straight = jax.jit(_lattice.sweep)(words, model, x, beta, None)
-    for a, b in ((with_cond, with_loop), (with_cond, straight)):
-        for u, v in zip(a, b):
-            np.testing.assert_array_equal(u, v)
-    np.testing.assert_allclose(with_cond[1], model.energy(with_cond[0]), rtol=1e-6)
-    np.testing.assert_allclose(with_cond[2], np.asarray(with_cond[0], np.float64).mean((-1, -2)), rtol=1e-6)
 
 
 def test_gibbs_sweep_shapes_and_paths():

@@ -109,11 +109,9 @@ def table(model, beta):
     return a, r, jnp.where(rare_up, 1, -1).astype(jnp.int8)
 
 
-def _packed(a, r, rare):
-    """One ``int32`` per entry: ``a`` in bits 0-15 (:math:`a \\le 2^{15}`), the rare spin in bits
-    16-23 and the tie code (``2 + index``, or the common spin when :math:`r = 0`) in bits 24-31."""
-    tie = jnp.where(r > 0, jnp.arange(2, 7, dtype=jnp.int32), -rare.astype(jnp.int32))
-    return a.astype(jnp.int32) | ((rare.astype(jnp.int32) & 0xFF) << 16) | (tie << 24)
+def _tie_codes(r, rare):
+    """``int8`` code left in the spin array by a tie: ``2 + index`` (or the common spin when ``r = 0``)."""
+    return jnp.where(r > 0, jnp.arange(2, 7, dtype=jnp.int8), -rare)
 
 
 def sweep(words, model, x, beta, barrier=None):
@@ -134,7 +132,7 @@ def sweep(words, model, x, beta, barrier=None):
     """
     rows, cols = model.rows, model.cols
     a_tab, r_tab, rare_tab = table(model, beta)
-    packed = _packed(a_tab, r_tab, rare_tab)
+    a_int, tie_tab = a_tab.astype(jnp.int32), _tie_codes(r_tab, rare_tab)
     a, b = pack(x)
     half = a.shape[-1]
     batch = a.shape[:-1]
@@ -143,11 +141,8 @@ def sweep(words, model, x, beta, barrier=None):
 
     def half_sweep(colour, stale, other):
         n = half_neighbour_sum(other, rows, cols, colour)
-        entry = _select(n, packed)
         u = chunks16(words, colour, stale.shape).astype(jnp.int32)
-        thr = entry & 0xFFFF
-        rare = (entry << 8 >> 24).astype(stale.dtype)
-        tie = (entry >> 24).astype(stale.dtype)
+        thr, rare, tie = _select(n, a_int), _select(n, rare_tab), _select(n, tie_tab)
         spins = jnp.where(u < thr, rare, jnp.where(u > thr, -rare, tie)).reshape(-1)
 
         def resolve(index, spins):
@@ -155,7 +150,7 @@ def sweep(words, model, x, beta, barrier=None):
             s = rare_flat[slot]
             return jnp.where(below(tie_words(words, colour, index), r_flat[slot]), s, -s)
 
-        return resolve_ties(spins > 1, spins, resolve).reshape(stale.shape)
+        return resolve_ties(spins, spins, resolve).reshape(stale.shape).astype(stale.dtype)
 
     if barrier is None and jax.default_backend() != "cpu":
         a = half_sweep(0, a, b)

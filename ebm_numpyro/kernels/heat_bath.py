@@ -143,12 +143,23 @@ def chunks16(words, stream, shape):
 
     Unit ``k`` of ``n`` (flattened) gets chunk ``k // G`` of ``threefry(words, (k mod G, stream))``,
     ``G = ceil(n / 4)``; chunks 0-3 are the high and low halves of output words 0 and 1.
+
+    XLA computes the two output words of an elementwise function in two separate loops (the
+    Threefry rounds twice) and re-derives a fused producer in every consumer element; so both
+    words are emitted as the two halves of one ``complex64`` element (their bits, unchanged)
+    and materialised behind an optimisation barrier: one evaluation per four units, 2 bytes
+    of memory per unit.
     """
     n = math.prod(int(s) for s in shape)
     if n >= 2**31:
         raise ValueError(f"at most 2^31 units per call; got shape {shape}")
     g = max(-(-n // 4), 1)
     x0, x1 = _random.threefry2x32(words[0], words[1], lax.iota(jnp.uint32, g), jnp.asarray(stream, jnp.uint32))
+    both = lax.optimization_barrier(
+        lax.complex(lax.bitcast_convert_type(x0, jnp.float32), lax.bitcast_convert_type(x1, jnp.float32))
+    )
+    x0 = lax.bitcast_convert_type(lax.real(both), jnp.uint32)
+    x1 = lax.bitcast_convert_type(lax.imag(both), jnp.uint32)
     mask = jnp.uint32(0xFFFF)
     u = jnp.concatenate([x0 >> jnp.uint32(16), x0 & mask, x1 >> jnp.uint32(16), x1 & mask])
     return u[:n].reshape(shape)
@@ -163,19 +174,21 @@ def tie_words(words, stream, index):
     return a0, a1, b0, b1
 
 
-def resolve_ties(pending, out, resolve, tile=_TILE):
-    """Apply ``resolve`` to the flagged units of the flat array ``out`` and to no others.
+def resolve_ties(marks, out, resolve, tile=_TILE):
+    """Replace the units of the flat array ``out`` whose ``marks`` exceed 1 by ``resolve``'s values.
 
-    ``pending`` is a flat bool array (the tied units), ``resolve(index, out)`` returns the
-    new values of the units with flat indices ``index`` (an ``int32`` array). Tiles of
-    ``tile`` units holding a pending unit are compacted ``K`` at a time (``K`` sized so that one
-    pass almost always suffices; a ``while_loop`` takes further passes if needed), so the work
-    is proportional to the number of ties, and the result is exact for any number of them.
+    ``marks`` is a flat ``int8`` array (the lattice passes the spins themselves, whose tie
+    codes are 2-6), ``resolve(index, out)`` returns the new values of the units with flat
+    indices ``index`` (``int32``). Tiles of ``tile`` units holding a marked unit are compacted
+    ``K`` at a time (``K`` sized so that one pass almost always suffices; a ``while_loop``
+    takes further passes if needed), so the work is proportional to the number of ties and the
+    result is exact for any number of them.
     """
     n = out.shape[0]
     tiles = -(-n // tile)
-    flags = jnp.pad(pending, (0, tiles * tile - n)).reshape(tiles, tile).any(axis=1)
-    expected = n / 2.0**STAGE_BITS  # at most one tie in 2^16 units on average
+    padded = jnp.pad(marks, (0, tiles * tile - n)) if tiles * tile != n else marks
+    flags = padded.reshape(tiles, tile).max(axis=1) > 1  # an int8 max: one fast pass
+    expected = n / 2.0**STAGE_BITS  # ties per call: at most one in 2^16 units on average
     k = int(min(tiles, math.ceil(expected + 8 * math.sqrt(expected) + 8)))
     lanes = jnp.arange(tile, dtype=jnp.int32)
 
@@ -185,7 +198,7 @@ def resolve_ties(pending, out, resolve, tile=_TILE):
         index = (sel[:, None] * tile + lanes).reshape(-1)
         inside = index < n
         safe = jnp.where(inside, index, 0)
-        hit = inside & pending[safe]
+        hit = inside & (marks[safe] > 1)
         values = resolve(safe, out)
         out = out.at[jnp.where(hit, safe, n)].set(values, mode="drop")
         return out, flags.at[sel].set(False, mode="drop")
@@ -193,18 +206,24 @@ def resolve_ties(pending, out, resolve, tile=_TILE):
     return lax.while_loop(lambda c: jnp.any(c[1]), step, (out, flags))[0]
 
 
-def _draw(words, stream, z, unit_values, dtype):
-    """Heat-bath draw for the logits ``z`` (``up`` with probability σ(z)), exact."""
-    down, up = (jnp.asarray(v, dtype) for v in unit_values)
-    q, rare_up = rare_probability(z)
+def _exact(words, stream, q, shape):
+    """Bool array of ``shape``: the rare event, with probability exactly ``q`` (module doc)."""
     a, r = split_probability(q)
-    rare, tie = stage_decision(chunks16(words, stream, z.shape), a, r)
+    rare, tie = stage_decision(chunks16(words, stream, shape), a, r)
     flat_r = r.reshape(-1)
+    marks = jnp.where(tie, 2, 0).astype(jnp.int8).reshape(-1)
 
     def resolve(index, rare_flat):
         return below(tie_words(words, stream, index), flat_r[index])
 
-    rare = resolve_ties(tie.reshape(-1), rare.reshape(-1), resolve).reshape(z.shape)
+    return resolve_ties(marks, rare.reshape(-1), resolve).reshape(shape)
+
+
+def _draw(words, stream, z, unit_values, dtype):
+    """Heat-bath draw for the logits ``z`` (``up`` with probability σ(z)), exact."""
+    down, up = (jnp.asarray(v, dtype) for v in unit_values)
+    q, rare_up = rare_probability(z)
+    rare = _exact(words, stream, q, z.shape)
     return jnp.where(rare == rare_up, up, down)
 
 
@@ -233,6 +252,16 @@ def heat_bath(key, field, beta, unit_values=(-1, 1), dtype=jnp.int8):
     return heat_bath_from_words(_random.key_words(key), 0, field, beta, unit_values, dtype)
 
 
+def metropolis_rare(log_ratio):
+    """``(q, accept_is_rare)`` for the Metropolis test: :math:`q = e^{\\ell}` (accept) when
+    :math:`\\ell \\le -\\log 2`, else :math:`q = -\\mathrm{expm1}(\\ell)` (reject); NaN counts as
+    :math:`-\\infty`, :math:`\\ell \\ge 0` gives :math:`q = 0` for the rejection."""
+    lr = jnp.asarray(log_ratio)
+    lr = jnp.minimum(jnp.where(jnp.isnan(lr), -jnp.inf, lr), 0.0)
+    accept_rare = lr <= -math.log(2.0)
+    return jnp.where(accept_rare, jnp.exp(lr), -jnp.expm1(lr)), accept_rare
+
+
 def metropolis_from_words(words, stream, log_ratio):
     """Metropolis test: ``True`` with probability :math:`p = \\min(1, e^{\\ell})`, :math:`\\ell` = ``log_ratio``.
 
@@ -242,17 +271,8 @@ def metropolis_from_words(words, stream, log_ratio):
     always accepts, NaN always rejects. Random bits as in :func:`heat_bath_from_words`.
     """
     lr = jnp.asarray(log_ratio)
-    lr = jnp.where(jnp.isnan(lr), -jnp.inf, lr)
-    accept_rare = lr <= -math.log(2.0)
-    q = jnp.where(accept_rare, jnp.exp(jnp.minimum(lr, 0.0)), -jnp.expm1(jnp.minimum(lr, 0.0)))
-    a, r = split_probability(q)
-    rare, tie = stage_decision(chunks16(words, stream, lr.shape), a, r)
-    flat_r = r.reshape(-1)
-
-    def resolve(index, rare_flat):
-        return below(tie_words(words, stream, index), flat_r[index])
-
-    rare = resolve_ties(tie.reshape(-1), rare.reshape(-1), resolve).reshape(lr.shape)
+    q, accept_rare = metropolis_rare(lr)
+    rare = _exact(words, stream, q, lr.shape)
     return rare == accept_rare
 
 
