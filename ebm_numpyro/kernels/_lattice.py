@@ -109,9 +109,14 @@ def table(model, beta):
     return a, r, jnp.where(rare_up, 1, -1).astype(jnp.int8)
 
 
-def _tie_codes(r, rare):
-    """``int8`` code left in the spin array by a tie: ``2 + index`` (or the common spin when ``r = 0``)."""
-    return jnp.where(r > 0, jnp.arange(2, 7, dtype=jnp.int8), -rare)
+def _flipped(a, rare):
+    """One ``int32`` per entry for the test "up iff U' < a'". Where the rare spin is up,
+    :math:`U' = U` and :math:`a' = a`; where it is down, both are complemented,
+    :math:`U' = \\lnot U = -U-1` and :math:`a' = -a-1`, so that :math:`U' < a' \\iff U > a`.
+    Either way :math:`U' = a' \\iff U = a` (a tie). Bits 15-31 hold :math:`a'` (signed), bits
+    0-14 the complement mask (all zeros or all ones; sign-extended it is 0 or -1)."""
+    a = a.astype(jnp.int32)
+    return jnp.where(rare < 0, ((-a - 1) << 15) | 0x7FFF, a << 15)
 
 
 def sweep(words, model, x, beta, barrier=None):
@@ -132,7 +137,7 @@ def sweep(words, model, x, beta, barrier=None):
     """
     rows, cols = model.rows, model.cols
     a_tab, r_tab, rare_tab = table(model, beta)
-    a_int, tie_tab = a_tab.astype(jnp.int32), _tie_codes(r_tab, rare_tab)
+    flip = _flipped(a_tab, rare_tab)
     a, b = pack(x)
     half = a.shape[-1]
     batch = a.shape[:-1]
@@ -141,16 +146,18 @@ def sweep(words, model, x, beta, barrier=None):
 
     def half_sweep(colour, stale, other):
         n = half_neighbour_sum(other, rows, cols, colour)
-        u = chunks16(words, colour, stale.shape).astype(jnp.int32)
-        thr, rare, tie = _select(n, a_int), _select(n, rare_tab), _select(n, tie_tab)
-        spins = jnp.where(u < thr, rare, jnp.where(u > thr, -rare, tie)).reshape(-1)
+        entry = _select(n, flip)
+        u = chunks16(words, colour, stale.shape).astype(jnp.int32) ^ ((entry << 17) >> 17)
+        thr = entry >> 15
+        tie = ((n + 8) >> 1).astype(stale.dtype)  # 2 + table index
+        spins = jnp.where(u < thr, jnp.int8(1), jnp.where(u > thr, jnp.int8(-1), tie)).reshape(-1)
 
         def resolve(index, spins):
             slot = (index // half) * 5 + spins[index].astype(jnp.int32) - 2
             s = rare_flat[slot]
             return jnp.where(below(tie_words(words, colour, index), r_flat[slot]), s, -s)
 
-        return resolve_ties(spins, spins, resolve).reshape(stale.shape).astype(stale.dtype)
+        return resolve_ties(None, spins, resolve).reshape(stale.shape).astype(stale.dtype)
 
     if barrier is None and jax.default_backend() != "cpu":
         a = half_sweep(0, a, b)

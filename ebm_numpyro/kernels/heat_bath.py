@@ -141,28 +141,19 @@ def below(w, r):
 def chunks16(words, stream, shape):
     """16-bit uniforms (as ``uint32``) for the units of ``shape``: four per Threefry evaluation.
 
-    Unit ``k`` of ``n`` (flattened) gets chunk ``k // G`` of ``threefry(words, (k mod G, stream))``,
-    ``G = ceil(n / 4)``; chunks 0-3 are the high and low halves of output words 0 and 1.
-
-    XLA computes the two output words of an elementwise function in two separate loops (the
-    Threefry rounds twice) and re-derives a fused producer in every consumer element; so both
-    words are emitted as the two halves of one ``complex64`` element (their bits, unchanged)
-    and materialised behind an optimisation barrier: one evaluation per four units, 2 bytes
-    of memory per unit.
+    Unit ``k`` (flattened) gets the high (``k`` even) or low (``k`` odd) half of output word
+    ``(k >> 1) & 1`` of ``threefry(words, (k >> 2, stream))``: the 64 bits of one evaluation
+    serve four consecutive units. The expression is elementwise, so XLA fuses it into the
+    decision (the Threefry rounds are recomputed per unit rather than stored: measured faster
+    on CPU than materialising the words, which costs a memory round trip per unit).
     """
     n = math.prod(int(s) for s in shape)
     if n >= 2**31:
         raise ValueError(f"at most 2^31 units per call; got shape {shape}")
-    g = max(-(-n // 4), 1)
-    x0, x1 = _random.threefry2x32(words[0], words[1], lax.iota(jnp.uint32, g), jnp.asarray(stream, jnp.uint32))
-    both = lax.optimization_barrier(
-        lax.complex(lax.bitcast_convert_type(x0, jnp.float32), lax.bitcast_convert_type(x1, jnp.float32))
-    )
-    x0 = lax.bitcast_convert_type(lax.real(both), jnp.uint32)
-    x1 = lax.bitcast_convert_type(lax.imag(both), jnp.uint32)
-    mask = jnp.uint32(0xFFFF)
-    u = jnp.concatenate([x0 >> jnp.uint32(16), x0 & mask, x1 >> jnp.uint32(16), x1 & mask])
-    return u[:n].reshape(shape)
+    k = lax.iota(jnp.uint32, n).reshape(shape)
+    x0, x1 = _random.threefry2x32(words[0], words[1], k >> jnp.uint32(2), jnp.asarray(stream, jnp.uint32))
+    word = jnp.where((k & jnp.uint32(2)) == 0, x0, x1)
+    return jnp.where((k & jnp.uint32(1)) == 0, word >> jnp.uint32(16), word & jnp.uint32(0xFFFF))
 
 
 def tie_words(words, stream, index):
@@ -177,16 +168,18 @@ def tie_words(words, stream, index):
 def resolve_ties(marks, out, resolve, tile=_TILE):
     """Replace the units of the flat array ``out`` whose ``marks`` exceed 1 by ``resolve``'s values.
 
-    ``marks`` is a flat ``int8`` array (the lattice passes the spins themselves, whose tie
-    codes are 2-6), ``resolve(index, out)`` returns the new values of the units with flat
-    indices ``index`` (``int32``). Tiles of ``tile`` units holding a marked unit are compacted
-    ``K`` at a time (``K`` sized so that one pass almost always suffices; a ``while_loop``
-    takes further passes if needed), so the work is proportional to the number of ties and the
-    result is exact for any number of them.
+    ``marks`` is a flat ``int8`` array, or ``None`` when ``out`` carries the marks itself (the
+    lattice's spins, whose tie codes are 2-6, replaced by +-1 once resolved);
+    ``resolve(index, out)`` returns the new values of the units with flat indices ``index``
+    (``int32``). Tiles of ``tile`` units holding a marked unit are compacted ``K`` at a time
+    (``K`` sized so that one pass almost always suffices; a ``while_loop`` takes further passes
+    if needed), so the work is proportional to the number of ties and the result is exact for
+    any number of them.
     """
     n = out.shape[0]
+    first = out if marks is None else marks
     tiles = -(-n // tile)
-    padded = jnp.pad(marks, (0, tiles * tile - n)) if tiles * tile != n else marks
+    padded = jnp.pad(first, (0, tiles * tile - n)) if tiles * tile != n else first
     flags = padded.reshape(tiles, tile).max(axis=1) > 1  # an int8 max: one fast pass
     expected = n / 2.0**STAGE_BITS  # ties per call: at most one in 2^16 units on average
     k = int(min(tiles, math.ceil(expected + 8 * math.sqrt(expected) + 8)))
@@ -198,7 +191,7 @@ def resolve_ties(marks, out, resolve, tile=_TILE):
         index = (sel[:, None] * tile + lanes).reshape(-1)
         inside = index < n
         safe = jnp.where(inside, index, 0)
-        hit = inside & (marks[safe] > 1)
+        hit = inside & ((out if marks is None else marks)[safe] > 1)
         values = resolve(safe, out)
         out = out.at[jnp.where(hit, safe, n)].set(values, mode="drop")
         return out, flags.at[sel].set(False, mode="drop")
