@@ -19,7 +19,11 @@ chunk :math:`U` of a Threefry word (one evaluation serves four spins) compared w
 :math:`a`: :math:`U < a` gives the rare spin, :math:`U > a` the other one, and :math:`U = a`
 (probability :math:`2^{-16}`) leaves a tie code (``2 + `` table index) in the spin array that
 :func:`.heat_bath.resolve_ties` replaces by the exact :math:`V < r` decision from 128
-further random bits, for the tied sites only.
+further random bits, for the tied sites only. The look-up is one ``int32`` per :math:`n`
+(:func:`_flipped`): where the rare spin is down, :math:`U` and :math:`a` are complemented so
+that the test always reads "up iff :math:`U' < a'`". The probabilities are exact to the
+floating-point value of :math:`\\sigma(2\\beta f)` on both sides, down to about :math:`10^{-37}`
+(see :mod:`.heat_bath`).
 
 Energy for free. Every bond joins a colour-0 and a colour-1 site, so after the colour-1
 half sweep :math:`E = -J\\sum_{i \\in \\text{colour 1}} s_i n_i - h \\sum_i s_i` reuses the

@@ -32,16 +32,19 @@ one division) down to :math:`q \\approx 10^{-37}` (float32) on *both* sides
 smallest subnormal) gives a certain outcome.
 
 Bit budget. One Threefry-2x32 evaluation gives 64 bits, i.e. the 16-bit :math:`U` of four
-units: unit ``k`` of a block of ``n`` units (flattened) with stream id ``s`` uses 16-bit chunk
-``k // G`` of ``threefry(words, (k mod G, s))``, ``G = ceil(n / 4)`` (chunks in the order: high
-and low half of the first output word, then of the second). A tie :math:`U = a` (probability
-:math:`2^{-16}` per unit, and only when :math:`r > 0`) draws :math:`V` from the two
-evaluations ``threefry(words, (2k, s | 2^31))`` and ``threefry(words, (2k + 1, s | 2^31))``;
-so stream ids must be below :math:`2^{31} - 1` (the kernels use small ones; ``0xFFFFFFFF``
-is reserved for key splitting). Only the tied units are resolved: tiles of units holding a
-tie are compacted to a fixed number per pass (``jnp.nonzero(..., size=K)``), their
-tie-break words computed and scattered back, in a ``while_loop`` that runs until no tie is
-left (usually zero or one pass), so the result is exact whatever the number of ties.
+units: unit ``k`` (flattened) of a call with stream id ``s`` uses the high (``k`` even) or low
+(``k`` odd) half of output word ``(k >> 1) & 1`` of ``threefry(words, (k >> 2, s))``. (XLA
+fuses this into the decision and recomputes the rounds for each of the four units: on CPU that
+measured faster than storing the words, which costs a memory round trip per unit.) A tie
+:math:`U = a` (probability :math:`2^{-16}` per unit) draws :math:`V` from the two evaluations
+``threefry(words, (2k, s | 2^31))`` and ``threefry(words, (2k + 1, s | 2^31))``; so stream ids
+must be below :math:`2^{31} - 1` (the kernels use small ones; ``0xFFFFFFFF`` is reserved for
+key splitting) and a call draws at most :math:`2^{31}` units. Only the tied units are
+resolved: tiles of units holding a tie are compacted to a fixed number per pass
+(``jnp.nonzero(..., size=K)``), their tie-break words computed and scattered back, in a
+``while_loop`` that runs until no tie is left (zero or one pass but for astronomically rare
+cases), so the result is exact whatever the number of ties. On average a unit costs 16
+random bits plus :math:`2^{-16} \\cdot 128`.
 
 Public functions (the package's other modules use these and nothing private):
 
@@ -227,9 +230,9 @@ def heat_bath_from_words(words, stream, field, beta, unit_values=(-1, 1), dtype=
                z_i = \\beta(\\text{up}-\\text{down})f_i, \\text{ else down}
 
     ``words`` are the two ``uint32`` Threefry key words, ``stream`` a stream id below
-    :math:`2^{31}-1` unique within that key (unit ``k`` of the ``n`` flattened units uses the
-    16-bit chunk ``k // G`` of counter ``(k mod G, stream)``, ``G = ceil(n/4)``, and, on a tie,
-    the counters ``(2k, stream | 2^31)``, ``(2k+1, stream | 2^31)``); ``beta`` broadcasts against
+    :math:`2^{31}-1` unique within that key (unit ``k`` of the flattened units uses a 16-bit
+    half of counter ``(k >> 2, stream)``'s output, see :func:`chunks16`, and, on a tie, the
+    counters ``(2k, stream | 2^31)``, ``(2k+1, stream | 2^31)``); ``beta`` broadcasts against
     ``field`` (one value per replica, for instance). Returns units of the broadcast shape as
     ``dtype`` (``int8`` states; the learning code keeps float units).
     """
