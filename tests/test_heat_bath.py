@@ -295,13 +295,17 @@ def test_chunks_and_tie_words_layout():
     assert [int(v[0]) for v in w] == [int(a[0]), int(a[1]), int(b[0]), int(b[1])]
 
 
-def test_many_ties_take_the_exact_fallback():
-    """More tied tiles than one compaction pass holds: every tie is still resolved."""
-    n = 2**12
+@pytest.mark.parametrize("n,tile", [(2**12, 8), (2**18, 128)])
+def test_many_ties_take_the_exact_fallback(n, tile):
+    """Far more tied tiles than one pass holds (argmax passes for small calls, compaction
+    passes for large ones): every tie is still resolved, and nothing else is touched."""
     marks = jnp.zeros((n,), jnp.int8).at[::3].set(2)  # ties everywhere
-    out = hb.resolve_ties(marks, jnp.zeros((n,), jnp.int32), lambda index, out: index + 1, tile=8)
+    out = hb.resolve_ties(marks, jnp.zeros((n,), jnp.int32), lambda index, out: index + 1, tile=tile)
     want = np.where(np.arange(n) % 3 == 0, np.arange(n) + 1, 0)
     np.testing.assert_array_equal(out, want)
+    spins = jnp.ones((n,), jnp.int8).at[5::7].set(4)  # the lattice's form: ties coded in the spins
+    out = hb.resolve_ties(None, spins, lambda index, out: jnp.full(index.shape, -1, jnp.int8), tile=tile)
+    np.testing.assert_array_equal(out, np.where(np.arange(n) % 7 == 5, -1, 1))
 
 
 # ----------------------------------------------------------------------------- rare energy levels

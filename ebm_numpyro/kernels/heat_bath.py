@@ -83,7 +83,7 @@ _STAGE = float(2**STAGE_BITS)
 #: high bit of the counter's stream word: tie-break words (stream ids stay below it)
 _TIE_STREAM = 0x80000000
 #: units per tile of the tie compaction
-_TILE = 128
+_TILE = 32
 
 
 def up_probability(field, beta, unit_values=(-1, 1)):
@@ -175,9 +175,9 @@ def resolve_ties(marks, out, resolve, tile=_TILE):
     lattice's spins, whose tie codes are 2-6, replaced by +-1 once resolved);
     ``resolve(index, out)`` returns the new values of the units with flat indices ``index``
     (``int32``). Tiles of ``tile`` units holding a marked unit are compacted ``K`` at a time
-    (``K`` sized so that one pass almost always suffices; a ``while_loop`` takes further passes
-    if needed), so the work is proportional to the number of ties and the result is exact for
-    any number of them.
+    (``K`` sized so that one pass almost always suffices, or ``K = 1`` found by an argmax when
+    at most two ties are expected; a ``while_loop`` takes further passes if needed), so the
+    work is proportional to the number of ties and the result is exact for any number of them.
     """
     n = out.shape[0]
     first = out if marks is None else marks
@@ -185,12 +185,16 @@ def resolve_ties(marks, out, resolve, tile=_TILE):
     padded = jnp.pad(first, (0, tiles * tile - n)) if tiles * tile != n else first
     flags = padded.reshape(tiles, tile).max(axis=1) > 1  # an int8 max: one fast pass
     expected = n / 2.0**STAGE_BITS  # ties per call: at most one in 2^16 units on average
-    k = int(min(tiles, math.ceil(expected + 8 * math.sqrt(expected) + 8)))
+    # up to ~2 ties expected: one tile per pass, found by an argmax (cheaper than a compaction)
+    k = 1 if expected <= 2 else int(min(tiles, math.ceil(expected + 8 * math.sqrt(expected) + 8)))
     lanes = jnp.arange(tile, dtype=jnp.int32)
 
     def step(carry):
         out, flags = carry
-        sel = jnp.nonzero(flags, size=k, fill_value=tiles)[0].astype(jnp.int32)
+        if k == 1:
+            sel = jnp.argmax(flags).astype(jnp.int32)[None]
+        else:
+            sel = jnp.nonzero(flags, size=k, fill_value=tiles)[0].astype(jnp.int32)
         index = (sel[:, None] * tile + lanes).reshape(-1)
         inside = index < n
         safe = jnp.where(inside, index, 0)
