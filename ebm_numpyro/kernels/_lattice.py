@@ -11,10 +11,19 @@ with ``k - 1`` when ``i + c`` is even and ``k + 1`` otherwise (all indices perio
 half sweep is a few shifted copies of a dense ``int8`` array, with no masked-out work.
 
 Acceptance table. On the lattice the local field takes five values,
-:math:`f = J n + h` with the neighbour sum :math:`n \\in \\{-4,-2,0,2,4\\}`, so the heat-bath
-probabilities :math:`\\sigma(2\\beta f)` are computed once per sweep and per temperature and
-turned into integer thresholds (``heat_bath._threshold``); a spin update is then a
-table look-up, one Threefry word and an integer comparison (``heat_bath._choose``).
+:math:`f = J n + h` with the neighbour sum :math:`n \\in \\{-4,-2,0,2,4\\}`, so the exact
+decision of :mod:`.heat_bath` is prepared once per sweep and per temperature: for each
+:math:`n`, the rare outcome's probability :math:`q = \\sigma(-2\\beta|f|)` split as
+:math:`2^{16} q = a + r`, and the rare spin (:func:`table`). A spin update is then a 16-bit
+chunk :math:`U` of a Threefry word (one evaluation serves four spins) compared with
+:math:`a`: :math:`U < a` gives the rare spin, :math:`U > a` the other one, and :math:`U = a`
+(probability :math:`2^{-16}`) leaves a tie code (``2 + `` table index) in the spin array that
+:func:`.heat_bath.resolve_ties` replaces by the exact :math:`V < r` decision from 128
+further random bits, for the tied sites only. The look-up is one ``int32`` per :math:`n`
+(:func:`_flipped`): where the rare spin is down, :math:`U` and :math:`a` are complemented so
+that the test always reads "up iff :math:`U' < a'`". The probabilities are exact to the
+floating-point value of :math:`\\sigma(2\\beta f)` on both sides, down to about :math:`10^{-37}`
+(see :mod:`.heat_bath`).
 
 Energy for free. Every bond joins a colour-0 and a colour-1 site, so after the colour-1
 half sweep :math:`E = -J\\sum_{i \\in \\text{colour 1}} s_i n_i - h \\sum_i s_i` reuses the
@@ -30,9 +39,9 @@ from jax import lax
 
 from ..models import LatticeIsing
 from . import _random
-from .heat_bath import _choose, _threshold, up_probability
+from .heat_bath import below, chunks16, rare_probability, resolve_ties, split_probability, tie_words
 
-__all__ = ["supports", "pack", "unpack", "half_neighbour_sum", "thresholds", "sweep"]
+__all__ = ["supports", "pack", "unpack", "half_neighbour_sum", "table", "sweep"]
 
 #: neighbour sums n = -4, -2, 0, 2, 4 (index (n + 4) / 2)
 NEIGHBOUR_SUMS = (-4, -2, 0, 2, 4)
@@ -90,20 +99,37 @@ def _select(n, table):
     return jnp.where(n >= 2, jnp.where(n == 4, t[4], t[3]), jnp.where(n == 0, t[2], jnp.where(n == -2, t[1], t[0])))
 
 
-def thresholds(model, beta):
-    """Integer heat-bath thresholds, shape ``beta.shape + (5,)``, for n = -4, -2, 0, 2, 4."""
+def table(model, beta):
+    """Exact-decision table, each entry of shape ``beta.shape + (5,)`` (n = -4, -2, 0, 2, 4):
+
+    ``(a, r, rare)`` with :math:`2^{16}\\sigma(-|z|) = a + r` (``a`` ``uint32``, ``r`` float),
+    :math:`z = 2\\beta(Jn + h)`, and ``rare`` the rare spin (+1 when :math:`z < 0`, else -1).
+    """
     beta = jnp.asarray(beta)
     n = jnp.asarray(NEIGHBOUR_SUMS, model.coupling.dtype)
-    field = model.coupling * n + model.field
-    return _threshold(up_probability(field, beta[..., None], (-1, 1)))
+    z = 2 * beta[..., None] * (model.coupling * n + model.field)
+    q, rare_up = rare_probability(z)
+    a, r = split_probability(q)
+    return a, r, jnp.where(rare_up, 1, -1).astype(jnp.int8)
+
+
+def _flipped(a, rare):
+    """One ``int32`` per entry for the test "up iff U' < a'". Where the rare spin is up,
+    :math:`U' = U` and :math:`a' = a`; where it is down, both are complemented,
+    :math:`U' = \\lnot U = -U-1` and :math:`a' = -a-1`, so that :math:`U' < a' \\iff U > a`.
+    Either way :math:`U' = a' \\iff U = a` (a tie). Bits 15-31 hold :math:`a'` (signed), bits
+    0-14 the complement mask (all zeros or all ones; sign-extended it is 0 or -1)."""
+    a = a.astype(jnp.int32)
+    return jnp.where(rare < 0, ((-a - 1) << 15) | 0x7FFF, a << 15)
 
 
 def sweep(words, model, x, beta, barrier=None):
     """One checkerboard sweep of every replica; returns ``(x, energy, magnetization)``.
 
     ``x`` is ``batch + (rows, cols)`` int8, ``beta`` a scalar or of shape ``batch``, ``words``
-    the sweep's two Threefry key words. The site ``k`` of colour ``c`` in flattened replica
-    ``r`` uses the word ``threefry(words, (r * rows*cols/2 + k, c))``.
+    the sweep's two Threefry key words. Colour ``c`` draws from stream ``c``; its site ``k`` in
+    flattened replica ``r`` is unit ``r * rows*cols/2 + k`` of :func:`.heat_bath.chunks16`
+    (four sites per Threefry evaluation) and, on a tie, of :func:`.heat_bath.tie_words`.
 
     On CPU, XLA would re-derive a freshly updated half lattice (Threefry included) inside each
     of its five consumers in the next half sweep instead of reading it from memory (several
@@ -114,12 +140,28 @@ def sweep(words, model, x, beta, barrier=None):
     other backends, where a conditional or loop would cost a device-to-host synchronisation.
     """
     rows, cols = model.rows, model.cols
-    table = thresholds(model, beta)
+    a_tab, r_tab, rare_tab = table(model, beta)
+    flip = _flipped(a_tab, rare_tab)
     a, b = pack(x)
+    half = a.shape[-1]
+    batch = a.shape[:-1]
+    r_flat = jnp.broadcast_to(r_tab, batch + (5,)).reshape(-1)
+    rare_flat = jnp.broadcast_to(rare_tab, batch + (5,)).reshape(-1)
 
     def half_sweep(colour, stale, other):
         n = half_neighbour_sum(other, rows, cols, colour)
-        return _choose(_random.uniform_bits(words, stale.shape, colour), _select(n, table), (-1, 1), stale.dtype)
+        entry = _select(n, flip)
+        u = chunks16(words, colour, stale.shape).astype(jnp.int32) ^ ((entry << 17) >> 17)
+        thr = entry >> 15
+        tie = ((n + 8) >> 1).astype(stale.dtype)  # 2 + table index
+        spins = jnp.where(u < thr, jnp.int8(1), jnp.where(u > thr, jnp.int8(-1), tie)).reshape(-1)
+
+        def resolve(index, spins):
+            slot = (index // half) * 5 + spins[index].astype(jnp.int32) - 2
+            s = rare_flat[slot]
+            return jnp.where(below(tie_words(words, colour, index), r_flat[slot]), s, -s)
+
+        return resolve_ties(None, spins, resolve).reshape(stale.shape).astype(stale.dtype)
 
     if barrier is None and jax.default_backend() != "cpu":
         a = half_sweep(0, a, b)

@@ -2,27 +2,68 @@
 
 Every conditional draw of a discrete unit goes through :func:`heat_bath_from_words`:
 
-.. math::  p(x_i = \\text{up} \\mid x_{-i}) = \\sigma\\big(\\beta\\,(\\text{up}-\\text{down})\\,f_i\\big)
+.. math::  p(x_i = \\text{up} \\mid x_{-i}) = \\sigma(z_i), \\qquad z_i = \\beta\\,(\\text{up}-\\text{down})\\,f_i
 
-with :math:`f_i = -\\partial E/\\partial x_i` the local field. Random bits come from the
-counter-based Threefry stream of :mod:`._random`: unit ``k`` (flattened) of a call with
-stream id ``s`` uses the counter ``(k, s)`` under the key words ``words``, so a whole block
-is drawn without splitting keys and XLA fuses the generator into the update.
+with :math:`f_i = -\\partial E/\\partial x_i` the local field.
+
+Exact decisions
+---------------
+A decision never rounds a probability to 0 or 1. Of the two outcomes the *rare* one
+(probability :math:`q = \\sigma(-|z|) \\le 1/2`; "down" when :math:`z \\ge 0`, "up" otherwise)
+is decided, with :math:`q` computed directly, never as one minus a rounded probability:
+
+.. math::  q = \\frac{e^{-|z|}}{1 + e^{-|z|}}, \\qquad 2^{16} q = a + r, \\quad a = \\lfloor 2^{16} q \\rfloor,
+
+.. math::  \\text{rare} \\iff U < a \\;\\text{ or }\\; (U = a \\text{ and } V < r),
+
+with :math:`U` a uniform 16-bit integer and :math:`V` a uniform number in :math:`[0, 1)` given by
+128 further random bits, :math:`V = 0.w_0 w_1 w_2 w_3` (binary, four ``uint32`` words). Then
+:math:`P(\\text{rare}) = a/2^{16} + 2^{-16} P(V < r) = q` exactly whenever :math:`r\\,2^{128}`
+is an integer: :math:`2^{16} q`, :math:`a` and :math:`r` are exact in floating point (a
+power-of-two scaling and a fractional part), and :math:`V < r` is an exact lexicographic
+comparison of :math:`(w_0, w_1, w_2, w_3)` with the 32-bit digits of :math:`r` (each digit
+extracted exactly by scaling with :math:`2^{32}` and flooring). In float32 this holds for every
+:math:`q \\ge 2^{-121}` (a float32 :math:`r \\ge 2^{-105}` has no bit below :math:`2^{-128}`); below
+that, and in float64 below :math:`q \\approx 2^{-92}`, the implemented probability is
+:math:`q` up to an absolute :math:`2^{-144}`. So the sampler's probability is the
+floating-point value of the exact conditional (relative error a few ulp, from ``exp`` and
+one division) down to :math:`q \\approx 10^{-37}` (float32) on *both* sides
+(:math:`p` near 0 and near 1); only :math:`z = \\pm\\infty` (or ``exp`` underflowing below the
+smallest subnormal) gives a certain outcome.
+
+Bit budget. One Threefry-2x32 evaluation gives 64 bits, i.e. the 16-bit :math:`U` of four
+units: unit ``k`` (flattened) of a call with stream id ``s`` uses the high (``k`` even) or low
+(``k`` odd) half of output word ``(k >> 1) & 1`` of ``threefry(words, (k >> 2, s))``. (XLA
+fuses this into the decision and recomputes the rounds for each of the four units: on CPU that
+measured faster than storing the words, which costs a memory round trip per unit.) A tie
+:math:`U = a` (probability :math:`2^{-16}` per unit) draws :math:`V` from the two evaluations
+``threefry(words, (2k, s | 2^31))`` and ``threefry(words, (2k + 1, s | 2^31))``; so stream ids
+must be below :math:`2^{31} - 1` (the kernels use small ones; ``0xFFFFFFFF`` is reserved for
+key splitting) and a call draws at most :math:`2^{31}` units. Only the tied units are
+resolved: tiles of units holding a tie are compacted to a fixed number per pass
+(``jnp.nonzero(..., size=K)``), their tie-break words computed and scattered back, in a
+``while_loop`` that runs until no tie is left (zero or one pass but for astronomically rare
+cases), so the result is exact whatever the number of ties. On average a unit costs 16
+random bits plus :math:`2^{-16} \\cdot 128`.
 
 Public functions (the package's other modules use these and nothing private):
 
 * :func:`up_probability` - the conditional probability itself;
 * :func:`heat_bath_from_words` / :func:`heat_bath` - draw a block of units;
 * :func:`metropolis_from_words` - accept with probability :math:`\\min(1, e^{\\log r})`
-  (the replica-exchange swap);
+  (the replica-exchange swap), exact in the same way;
 * :func:`uniform_units` - uniformly random units;
 * :func:`sweep` / :func:`gibbs_sweep` - one systematic sweep over a model's blocks.
 """
 
 from __future__ import annotations
 
+import math
+
 import jax
 import jax.numpy as jnp
+import numpy as np
+from jax import lax
 
 from . import _random
 
@@ -36,8 +77,13 @@ __all__ = [
     "gibbs_sweep",
 ]
 
-_BITS = 24
-_SCALE = float(2**_BITS)
+#: bits of the first-stage uniform U
+STAGE_BITS = 16
+_STAGE = float(2**STAGE_BITS)
+#: high bit of the counter's stream word: tie-break words (stream ids stay below it)
+_TIE_STREAM = 0x80000000
+#: units per tile of the tie compaction
+_TILE = 32
 
 
 def up_probability(field, beta, unit_values=(-1, 1)):
@@ -52,30 +98,153 @@ def up_probability(field, beta, unit_values=(-1, 1)):
     return jax.nn.sigmoid(beta * (up - down) * field)
 
 
-def _threshold(p):
-    return jnp.round(p * _SCALE).astype(jnp.int32)
+# ----------------------------------------------------------------------------- exact decisions
+def rare_probability(z):
+    """``(q, rare_is_up)``: :math:`q = \\sigma(-|z|) = e^{-|z|}/(1 + e^{-|z|})` computed directly,
+    and whether the rare outcome is "up" (:math:`z < 0`). NaN gives :math:`q = 0`, "down"."""
+    e = jnp.exp(-jnp.abs(z))
+    q = e / (1 + e)
+    return jnp.where(jnp.isnan(z), jnp.zeros_like(q), q), z < 0
 
 
-def _choose(bits, thresholds, unit_values, dtype):
-    down, up = unit_values
-    u = (bits >> jnp.uint32(32 - _BITS)).astype(jnp.int32)
-    return jnp.where(u < thresholds, jnp.asarray(up, dtype), jnp.asarray(down, dtype))
+def split_probability(q):
+    """``(a, r)`` with :math:`2^{16} q = a + r`, ``a`` an integer (``uint32``), :math:`0 \\le r < 1`; exact."""
+    s = q * _STAGE
+    a = jnp.floor(s)
+    return a.astype(jnp.uint32), s - a
+
+
+def stage_decision(u, a, r):
+    """First stage: ``(rare, tie)`` from 16-bit uniforms ``u``; a tie needs :func:`below` (``V < r``)."""
+    return u < a, (u == a) & (r > 0)
+
+
+def digits(r):
+    """The four 32-bit binary digits of ``r`` in ``[0, 1)``: :math:`\\lfloor r\\,2^{128} \\rfloor`, exact
+    whenever :math:`r\\,2^{128}` is an integer (each step is a power-of-two scaling and a floor)."""
+    out = []
+    for _ in range(4):
+        r = r * 2.0**32
+        d = jnp.floor(r)
+        out.append(d.astype(jnp.uint32))
+        r = r - d
+    return out
+
+
+def below(w, r):
+    """``V < r`` for :math:`V = 0.w_0 w_1 w_2 w_3` (four ``uint32`` words, most significant first),
+    compared digit by digit with :func:`digits` of ``r``."""
+    d = digits(r)
+    less = w[3] < d[3]
+    for k in (2, 1, 0):
+        less = (w[k] < d[k]) | ((w[k] == d[k]) & less)
+    return less
+
+
+def chunks16(words, stream, shape):
+    """16-bit uniforms (as ``uint32``) for the units of ``shape``: four per Threefry evaluation.
+
+    Unit ``k`` (flattened) gets the high (``k`` even) or low (``k`` odd) half of output word
+    ``(k >> 1) & 1`` of ``threefry(words, (k >> 2, stream))``: the 64 bits of one evaluation
+    serve four consecutive units. The expression is elementwise, so XLA fuses it into the
+    decision (the Threefry rounds are recomputed per unit rather than stored: measured faster
+    on CPU than materialising the words, which costs a memory round trip per unit).
+    """
+    n = math.prod(int(s) for s in shape)
+    if n >= 2**31:
+        raise ValueError(f"at most 2^31 units per call; got shape {shape}")
+    k = lax.iota(jnp.uint32, n).reshape(shape)
+    x0, x1 = _random.threefry2x32(words[0], words[1], k >> jnp.uint32(2), jnp.asarray(stream, jnp.uint32))
+    word = jnp.where((k & jnp.uint32(2)) == 0, x0, x1)
+    return jnp.where((k & jnp.uint32(1)) == 0, word >> jnp.uint32(16), word & jnp.uint32(0xFFFF))
+
+
+def tie_words(words, stream, index):
+    """The four tie-break words of the units with flat indices ``index`` (``V``'s digits)."""
+    index = jnp.asarray(index).astype(jnp.uint32)
+    s = jnp.asarray(stream, jnp.uint32) | jnp.uint32(_TIE_STREAM)
+    a0, a1 = _random.threefry2x32(words[0], words[1], index * jnp.uint32(2), s)
+    b0, b1 = _random.threefry2x32(words[0], words[1], index * jnp.uint32(2) + jnp.uint32(1), s)
+    return a0, a1, b0, b1
+
+
+def resolve_ties(marks, out, resolve, tile=_TILE):
+    """Replace the units of the flat array ``out`` whose ``marks`` exceed 1 by ``resolve``'s values.
+
+    ``marks`` is a flat ``int8`` array, or ``None`` when ``out`` carries the marks itself (the
+    lattice's spins, whose tie codes are 2-6, replaced by +-1 once resolved);
+    ``resolve(index, out)`` returns the new values of the units with flat indices ``index``
+    (``int32``). Tiles of ``tile`` units holding a marked unit are compacted ``K`` at a time
+    (``K`` sized so that one pass almost always suffices, or ``K = 1`` found by an argmax when
+    at most two ties are expected; a ``while_loop`` takes further passes if needed), so the
+    work is proportional to the number of ties and the result is exact for any number of them.
+    """
+    n = out.shape[0]
+    first = out if marks is None else marks
+    tiles = -(-n // tile)
+    padded = jnp.pad(first, (0, tiles * tile - n)) if tiles * tile != n else first
+    flags = padded.reshape(tiles, tile).max(axis=1) > 1  # an int8 max: one fast pass
+    expected = n / 2.0**STAGE_BITS  # ties per call: at most one in 2^16 units on average
+    # up to ~2 ties expected: one tile per pass, found by an argmax (cheaper than a compaction)
+    k = 1 if expected <= 2 else int(min(tiles, math.ceil(expected + 8 * math.sqrt(expected) + 8)))
+    lanes = jnp.arange(tile, dtype=jnp.int32)
+
+    def step(carry):
+        out, flags = carry
+        if k == 1:
+            sel = jnp.argmax(flags).astype(jnp.int32)[None]
+        else:
+            sel = jnp.nonzero(flags, size=k, fill_value=tiles)[0].astype(jnp.int32)
+        index = (sel[:, None] * tile + lanes).reshape(-1)
+        inside = index < n
+        safe = jnp.where(inside, index, 0)
+        hit = inside & ((out if marks is None else marks)[safe] > 1)
+        values = resolve(safe, out)
+        out = out.at[jnp.where(hit, safe, n)].set(values, mode="drop")
+        return out, flags.at[sel].set(False, mode="drop")
+
+    return lax.while_loop(lambda c: jnp.any(c[1]), step, (out, flags))[0]
+
+
+def _exact(words, stream, q, shape):
+    """Bool array of ``shape``: the rare event, with probability exactly ``q`` (module doc)."""
+    a, r = split_probability(q)
+    rare, tie = stage_decision(chunks16(words, stream, shape), a, r)
+    flat_r = r.reshape(-1)
+    marks = jnp.where(tie, 2, 0).astype(jnp.int8).reshape(-1)
+
+    def resolve(index, rare_flat):
+        return below(tie_words(words, stream, index), flat_r[index])
+
+    return resolve_ties(marks, rare.reshape(-1), resolve).reshape(shape)
+
+
+def _draw(words, stream, z, unit_values, dtype):
+    """Heat-bath draw for the logits ``z`` (``up`` with probability σ(z)), exact."""
+    down, up = (jnp.asarray(v, dtype) for v in unit_values)
+    q, rare_up = rare_probability(z)
+    rare = _exact(words, stream, q, z.shape)
+    return jnp.where(rare == rare_up, up, down)
 
 
 def heat_bath_from_words(words, stream, field, beta, unit_values=(-1, 1), dtype=jnp.int8):
-    """Draw every unit of a block from its heat-bath conditional.
+    """Draw every unit of a block from its heat-bath conditional, exactly (see the module doc).
 
-    .. math::  x_i \\leftarrow \\text{up} \\text{ with probability } \\sigma\\big(\\beta(\\text{up}-\\text{down})f_i\\big),
-               \\text{ else down}
+    .. math::  x_i \\leftarrow \\text{up} \\text{ with probability } \\sigma(z_i), \\quad
+               z_i = \\beta(\\text{up}-\\text{down})f_i, \\text{ else down}
 
-    ``words`` are the two ``uint32`` Threefry key words, ``stream`` a stream id unique within
-    that key (unit ``k`` of the flattened ``field`` uses counter ``(k, stream)``); ``beta``
-    broadcasts against ``field`` (one value per replica, for instance). Returns units of
-    ``field``'s shape as ``dtype`` (``int8`` states; the learning code keeps float units).
+    ``words`` are the two ``uint32`` Threefry key words, ``stream`` a stream id below
+    :math:`2^{31}-1` unique within that key (unit ``k`` of the flattened units uses a 16-bit
+    half of counter ``(k >> 2, stream)``'s output, see :func:`chunks16`, and, on a tie, the
+    counters ``(2k, stream | 2^31)``, ``(2k+1, stream | 2^31)``); ``beta`` broadcasts against
+    ``field`` (one value per replica, for instance). Returns units of the broadcast shape as
+    ``dtype`` (``int8`` states; the learning code keeps float units).
     """
     field = jnp.asarray(field)
-    bits = _random.uniform_bits(words, field.shape, stream)
-    return _choose(bits, _threshold(up_probability(field, beta, unit_values)), unit_values, dtype)
+    down, up = unit_values
+    z = beta * (up - down) * field
+    z = jnp.broadcast_to(z, jnp.broadcast_shapes(jnp.shape(z), field.shape))
+    return _draw(words, stream, z, unit_values, dtype)
 
 
 def heat_bath(key, field, beta, unit_values=(-1, 1), dtype=jnp.int8):
@@ -83,19 +252,32 @@ def heat_bath(key, field, beta, unit_values=(-1, 1), dtype=jnp.int8):
     return heat_bath_from_words(_random.key_words(key), 0, field, beta, unit_values, dtype)
 
 
-def metropolis_from_words(words, stream, log_ratio):
-    """Metropolis test: ``True`` with probability :math:`\\min(1, e^{\\log r})` per entry of ``log_ratio``.
+def metropolis_rare(log_ratio):
+    """``(q, accept_is_rare)`` for the Metropolis test: :math:`q = e^{\\ell}` (accept) when
+    :math:`\\ell \\le -\\log 2`, else :math:`q = -\\mathrm{expm1}(\\ell)` (reject); NaN counts as
+    :math:`-\\infty`, :math:`\\ell \\ge 0` gives :math:`q = 0` for the rejection."""
+    lr = jnp.asarray(log_ratio)
+    lr = jnp.minimum(jnp.where(jnp.isnan(lr), -jnp.inf, lr), 0.0)
+    accept_rare = lr <= -math.log(2.0)
+    return jnp.where(accept_rare, jnp.exp(lr), -jnp.expm1(lr)), accept_rare
 
-    NaN counts as rejection. Random bits as in :func:`heat_bath_from_words`.
+
+def metropolis_from_words(words, stream, log_ratio):
+    """Metropolis test: ``True`` with probability :math:`p = \\min(1, e^{\\ell})`, :math:`\\ell` = ``log_ratio``.
+
+    Exact like :func:`heat_bath_from_words`: the rare outcome's probability is computed
+    directly, :math:`q = e^{\\ell}` (accept) when :math:`\\ell \\le -\\log 2` and
+    :math:`q = -\\mathrm{expm1}(\\ell) = 1 - e^{\\ell}` (reject) otherwise; :math:`\\ell \\ge 0`
+    always accepts, NaN always rejects. Random bits as in :func:`heat_bath_from_words`.
     """
-    log_ratio = jnp.asarray(log_ratio)
-    prob = jnp.exp(jnp.minimum(jnp.where(jnp.isnan(log_ratio), -jnp.inf, log_ratio), 0.0))
-    bits = _random.uniform_bits(words, log_ratio.shape, stream)
-    return _choose(bits, _threshold(prob), (0, 1), jnp.int8) == 1
+    lr = jnp.asarray(log_ratio)
+    q, accept_rare = metropolis_rare(lr)
+    rare = _exact(words, stream, q, lr.shape)
+    return rare == accept_rare
 
 
 def uniform_units(words, stream, shape, unit_values=(-1, 1), dtype=jnp.int8):
-    """Uniformly random units of ``shape`` (each up with probability 1/2)."""
+    """Uniformly random units of ``shape`` (each up with probability 1/2, from one bit)."""
     bits = _random.uniform_bits(words, tuple(shape), stream)
     down, up = unit_values
     return jnp.where(bits >> jnp.uint32(31) == 1, jnp.asarray(up, dtype), jnp.asarray(down, dtype))
