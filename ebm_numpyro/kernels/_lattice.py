@@ -80,17 +80,17 @@ def half_neighbour_sum(other, rows, cols, colour):
     """Sum of the four neighbours of every colour-``colour`` site, from the other half lattice.
 
     ``other`` is ``(..., rows*cols/2)``; ``colour`` is 0 or 1 (a Python int or a traced one).
+    Viewed as ``(..., rows, cols/2)``: the rows above and below, the same column, and column
+    ``k - 1`` where ``i + colour`` is even or ``k + 1`` where it is odd (all periodic). No
+    index array is materialised (a lattice of 10^8 sites would otherwise embed constants of
+    that size in the compiled program).
     """
     w = cols // 2
-    n = rows * w
-    index = np.arange(n)
-    first = jnp.asarray(index % w == 0)
-    last = jnp.asarray(index % w == w - 1)
-    row_even = jnp.asarray((index // w) % 2 == 0)
-    left = jnp.where(first, jnp.roll(other, 1 - w, -1), jnp.roll(other, 1, -1))  # k - 1
-    right = jnp.where(last, jnp.roll(other, w - 1, -1), jnp.roll(other, -1, -1))  # k + 1
+    o = other.reshape(other.shape[:-1] + (rows, w))
+    row_even = (lax.iota(jnp.int32, rows) % 2 == 0)[:, None]
     use_left = row_even == (jnp.asarray(colour) == 0)
-    return jnp.roll(other, w, -1) + jnp.roll(other, -w, -1) + other + jnp.where(use_left, left, right)
+    side = jnp.where(use_left, jnp.roll(o, 1, -1), jnp.roll(o, -1, -1))
+    return (jnp.roll(o, 1, -2) + jnp.roll(o, -1, -2) + o + side).reshape(other.shape)
 
 
 def _select(n, table):
