@@ -24,8 +24,6 @@ lattice's exact value (Onsager: −1.95111 at T = 1.5).
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import time
 
 import jax
@@ -34,6 +32,8 @@ import numpy as np
 from jax import lax
 
 import ebm_numpyro as ebm
+
+from _results import add_out_argument, write_results
 
 T_C = 2.269
 
@@ -158,7 +158,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[1024, 4096, 16384])
     parser.add_argument("--quick", action="store_true", help="few sweeps (smoke test)")
-    parser.add_argument("--out", default=os.environ.get("OUT", "ebm-numpyro-out"), help="folder for the JSON result")
+    add_out_argument(parser)
     args = parser.parse_args(argv)
     device = jax.devices()[0]
     print(f"device: {device.device_kind} ({jax.default_backend()}), jax {jax.__version__}")
@@ -185,10 +185,8 @@ def main(argv=None):
     L = args.sizes[min(1, len(args.sizes) - 1)]
     e, se, exact = correctness(L, 200 if args.quick else 2000)
     print(f"correctness: L={L}, T=1.5, cold start: E/N = {e:.5f} ± {se:.5f} (Onsager, infinite lattice: {exact:.5f})")
-    os.makedirs(args.out, exist_ok=True)
-    with open(os.path.join(args.out, "gpu_ising.json"), "w") as f:
-        json.dump(dict(device=device.device_kind, backend=jax.default_backend(), rows=rows,
-                       correctness=dict(L=L, energy_per_spin=e, stderr=se, exact=exact)), f, indent=1)
+    write_results(dict(device=device.device_kind, backend=jax.default_backend(), rows=rows,
+                       correctness=dict(L=L, energy_per_spin=e, stderr=se, exact=exact)), "gpu_ising", args.out)
     print("| L | sampler | updates/ns | first call (s) |")
     print("|---|---|---|---|")
     for r in rows:

@@ -39,12 +39,14 @@ def test_random_rbm_24x16():
     check_ais(res, ebm.exact.log_partition(model))
 
 
+@pytest.mark.slow
 def test_random_rbm_16x20_with_temperature():
     model = _random_rbm(16, 20, 1, 0.5)
     res = learning.ais_log_partition(model, jax.random.key(1), num_chains=200, num_temperatures=3000, temperature=2.0)
     check_ais(res, ebm.exact.log_partition(model, 2.0))
 
 
+@pytest.mark.slow
 def test_trained_rbm(trained_rbm):
     model, data = trained_rbm
     ll = float(ebm.exact.log_likelihood(model, data))
@@ -56,6 +58,7 @@ def test_trained_rbm(trained_rbm):
     assert abs(float(est) - ll) < 3 * float(se)
 
 
+@pytest.mark.slow
 def test_boltzmann_machine():
     rng = np.random.default_rng(4)
     w = np.triu(rng.normal(size=(12, 12)), 1) * 0.3

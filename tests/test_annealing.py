@@ -176,6 +176,7 @@ def test_heat_bath_annealing_finds_the_ising_ground_state():
     assert z.dtype == np.int8 and set(np.unique(z)) <= {-1, 1}
 
 
+@pytest.mark.slow
 def test_heat_bath_base_draws_match_exact_energy():
     rng = np.random.default_rng(3)
     j = np.triu(rng.normal(size=(8, 8)), 1)

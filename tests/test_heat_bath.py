@@ -23,7 +23,8 @@ from jax import lax
 from scipy import stats
 
 import ebm_numpyro as ebm
-from ebm_numpyro.kernels import _lattice, _random, heat_bath, up_probability
+from ebm_numpyro.kernels import _lattice, _random
+from ebm_numpyro.kernels.heat_bath import heat_bath, up_probability
 
 hb = importlib.import_module("ebm_numpyro.kernels.heat_bath")
 

@@ -95,6 +95,7 @@ def test_landscape_exports_the_library_only():
         assert not hasattr(landscape, name)
 
 
+@pytest.mark.slow
 def test_sharpness_benchmark_smoke():
     sharpness = _sharpness_script()
     r = sharpness.sharpness_experiment(1.0, num_steps=300, num_runs=2, num_points=64,

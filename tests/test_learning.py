@@ -164,6 +164,7 @@ def test_fit_checkpoint_resume_is_exact(tmp_path):
     assert resumed.history["log_likelihood"] == pytest.approx(full.history["log_likelihood"], abs=1e-5)
 
 
+@pytest.mark.slow
 def test_fit_boltzmann_machine_and_ais_history():
     data = _data(30, 5, seed=3)
     res = learning.fit(_bm(), data, method="cd", k=1, epochs=3, batch_size=10, progress=False)

@@ -222,6 +222,7 @@ def test_store_states_false_keeps_draws_small():
     assert kernel.store_states is False
 
 
+@pytest.mark.slow
 def test_vectorized_sequential_parallel_agree():
     """The same key gives the same chains whatever the chain method (parallel falls back to
     sequential with a warning when there are fewer devices than chains, as on one CPU)."""
@@ -245,6 +246,7 @@ def test_vectorized_sequential_parallel_agree():
             np.testing.assert_allclose(runs[method].get_extra_fields()["physical_energy"], ref.get_extra_fields()["physical_energy"], rtol=1e-6)
 
 
+@pytest.mark.slow
 def test_same_key_same_result_and_resume():
     kernel = gibbs(ebm.Ising.square_lattice(4), temperatures=[1.8, 2.4, 3.2])
     whole = run_mcmc(kernel, 4, warmup=10, samples=40, chains=2, extra=("replica_index",))
