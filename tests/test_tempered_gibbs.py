@@ -419,3 +419,24 @@ def test_replica_exchange_unsticks_a_cold_ferromagnet():
     assert float(split_gelman_rubin(m)) < 1.1
     assert np.all(round_trips(ex["replica_index"]) >= 3)
     assert np.all(np.asarray(ex["swap_accept"]).mean((0, 1)) > 0.2)
+
+
+def test_large_lattice_summaries_show_observables_and_are_fast(capsys):
+    """Regression: on a 64×64 lattice the defaults keep no state per draw, so print_summary and
+    az.summary(az.from_numpyro(mcmc)) list physical_energy and magnetization (not 4,096 spins)."""
+    import time
+
+    import arviz as az
+
+    kernel = gibbs(ebm.Ising.square_lattice(64), 2.5)
+    assert kernel.store_states is False  # 4,096 units > AUTO_STORE_UNITS
+    mcmc = run_mcmc(kernel, warmup=10, samples=100, chains=2, extra=("potential_energy",))
+    mcmc.print_summary()
+    rows = [line.split()[0] for line in capsys.readouterr().out.splitlines() if line.strip()]
+    assert rows[1:3] == ["magnetization", "physical_energy"] and len(rows) < 6, rows
+    start = time.perf_counter()
+    summary = az.summary(az.from_numpyro(mcmc))
+    assert list(summary.index) == ["magnetization", "physical_energy"]
+    assert time.perf_counter() - start < 30
+    small = gibbs(ebm.Ising.square_lattice(8), 2.5)
+    assert small.store_states is True  # 64 units: states are kept by default
