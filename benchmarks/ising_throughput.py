@@ -57,7 +57,6 @@ import time
 import warnings
 
 import jax
-import jax.monitoring
 import jax.numpy as jnp
 import numpy as np
 import numpyro
@@ -66,34 +65,11 @@ from jax import lax
 import ebm_numpyro
 
 from _results import add_out_argument, write_results
+from _timing import timed
 
 TEMPERATURE = 2.269
 
 # ----------------------------------------------------------------------------- timing
-_COMPILE_EVENTS = (
-    "/jax/core/compile/jaxpr_trace_duration",
-    "/jax/core/compile/jaxpr_to_mlir_module_duration",
-    "/jax/core/compile/backend_compile_duration",
-)
-_compile_seconds = [0.0]
-
-
-def _on_duration(event, duration, **kwargs):
-    if event in _COMPILE_EVENTS:
-        _compile_seconds[0] += duration
-
-
-jax.monitoring.register_event_duration_secs_listener(_on_duration)
-
-
-def timed(run):
-    """Seconds taken by ``run()`` (blocking on its result), compilation excluded."""
-    _compile_seconds[0] = 0.0
-    start = time.perf_counter()
-    jax.block_until_ready(run())
-    return time.perf_counter() - start - _compile_seconds[0]
-
-
 # ----------------------------------------------------------------------------- samplers
 def _kernel(L):
     lattice = ebm_numpyro.Ising.square_lattice(L)

@@ -40,7 +40,6 @@ import tempfile
 import time
 
 import jax
-import jax.monitoring
 import jax.numpy as jnp
 import numpy as np
 import numpyro
@@ -51,39 +50,13 @@ from numpyro.infer import MCMC
 import ebm_numpyro as ebm_pkg
 from ebm_numpyro import SGLD
 
+from _timing import start, stop
 from _results import add_out_argument, write_results
 
 N, D, B = 10_000, 20, 100
 STEP_SIZE = 1e-4  # ours; BlackJAX gets STEP_SIZE / 2
 OURS = "ebm_numpyro SGLD via numpyro MCMC"
 OURS_SCAN = "ebm_numpyro SGLD own lax.scan"
-
-
-# compilation (tracing, lowering, XLA) as reported by jax.monitoring: subtracted from the
-# timed calls, so that MCMC.run's per-call re-tracing of its loop does not add noise
-_COMPILE_EVENTS = (
-    "/jax/core/compile/jaxpr_trace_duration",
-    "/jax/core/compile/jaxpr_to_mlir_module_duration",
-    "/jax/core/compile/backend_compile_duration",
-)
-_compile_seconds = [0.0]
-
-
-def _on_duration(event, duration, **kwargs):
-    if event in _COMPILE_EVENTS:
-        _compile_seconds[0] += duration
-
-
-jax.monitoring.register_event_duration_secs_listener(_on_duration)
-
-
-def _start():
-    _compile_seconds[0] = 0.0
-    return time.perf_counter()
-
-
-def _stop(t0):
-    return time.perf_counter() - t0 - _compile_seconds[0]
 
 
 def make_data(key=0):
@@ -112,10 +85,10 @@ def numpyro_runner(X, y, steps):
 
     def timed():
         mcmc.post_warmup_state = mcmc.last_state  # continue the chain: no re-initialisation
-        t0 = _start()
+        t0 = start()
         mcmc.run(mcmc.post_warmup_state.rng_key, X, y)
         jax.block_until_ready(mcmc.get_samples())
-        return _stop(t0)
+        return stop(t0)
 
     return first, timed, lambda: np.asarray(mcmc.get_samples()["w"])
 
@@ -138,9 +111,9 @@ def scan_runner(X, y, steps):
     first = time.perf_counter() - t0
 
     def timed():
-        t0 = _start()
+        t0 = start()
         state["s"], state["draws"] = jax.block_until_ready(run(state["s"], X, y))
-        return _stop(t0)
+        return stop(t0)
 
     return first, timed, lambda: np.asarray(state["draws"])
 
@@ -175,9 +148,9 @@ def blackjax_runner(X, y, steps):
 
     def timed():
         state["key"], key = random.split(state["key"])
-        t0 = _start()
+        t0 = start()
         state["w"], state["draws"] = jax.block_until_ready(run(key, state["w"]))
-        return _stop(t0)
+        return stop(t0)
 
     return first, timed, lambda: np.asarray(state["draws"]), blackjax.__version__
 
