@@ -100,7 +100,6 @@ class EBMKernel(MCMCKernel):
         self._init_strategy = init_strategy
         self._potential_fn_gen = None
         self._postprocess_fn_gen = None
-        self._num_warmup = 0
         self._sample_fn = None
 
     # -- what NumPyro and ArviZ read ----------------------------------------------------
@@ -182,7 +181,6 @@ class EBMKernel(MCMCKernel):
 
     def init(self, rng_key, num_warmup, init_params=None, model_args=(), model_kwargs=None):
         vectorized = not is_prng_key(rng_key)
-        self._num_warmup = int(num_warmup)
         if vectorized:
             rng_key, key_init = jnp.swapaxes(jax.vmap(jax.random.split)(rng_key), 0, 1)
         else:
