@@ -69,3 +69,22 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "slow" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _release_compiled_programs():
+    """Free the compiled programs of a test module when it ends.
+
+    XLA's CPU backend maps memory for every executable, and JAX and NumPyro keep executables
+    alive in their caches. A long run (``pytest --all``) that keeps thousands of them exceeds
+    the kernel's limit on memory mappings (``vm.max_map_count``, 65530 on the CI machine),
+    and the next compilation then crashes the process (seen as a segfault in
+    ``backend_compile_and_load``).
+    """
+    yield
+    import gc
+
+    import jax
+
+    jax.clear_caches()
+    gc.collect()

@@ -246,6 +246,20 @@ def take(d, sl):
 _REFERENCE: dict = {}
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _drop_references():
+    """The reference runs (and their compiled programs) live as long as this module."""
+    yield
+    _REFERENCE.clear()
+
+
+@pytest.fixture(autouse=True)
+def _release_compiled_programs_per_test():
+    """Every test compiles its own MCMC runs: free them when it ends (see conftest.py)."""
+    yield
+    jax.clear_caches()
+
+
 def reference(cfg):
     """The reference run (vectorized, key 0, W warm-up, 2S draws), computed once."""
     if cfg.id not in _REFERENCE:
