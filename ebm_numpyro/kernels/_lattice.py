@@ -38,7 +38,6 @@ import numpy as np
 from jax import lax
 
 from ..models import LatticeIsing
-from . import _random
 from .heat_bath import below, chunks16, rare_probability, resolve_ties, split_probability, tie_words
 
 __all__ = ["supports", "pack", "unpack", "half_neighbour_sum", "table", "sweep"]
