@@ -76,7 +76,7 @@ class EBMKernel(MCMCKernel):
 
     sample_field = "z"
     #: attributes holding compiled functions, dropped on pickling
-    _cached_fns: tuple[str, ...] = ("_sample_fn",)
+    _cached_fns: tuple[str, ...] = ("_sample_fn", "_jitted")
     #: whether the kernel accepts a NumPyro ``model=`` (else only ``potential_fn=``)
     _accepts_model: bool = True
 
@@ -101,6 +101,7 @@ class EBMKernel(MCMCKernel):
         self._potential_fn_gen = None
         self._postprocess_fn_gen = None
         self._sample_fn = None
+        self._jitted = None
 
     # -- what NumPyro and ArviZ read ----------------------------------------------------
     @property
@@ -192,13 +193,8 @@ class EBMKernel(MCMCKernel):
         elif init_params is None:
             raise ValueError(f"{type(self).__name__}(potential_fn=...) needs `init_params` in MCMC.run.")
         init_params = self._prepare_init_params(init_params, vectorized)
-        potential = self._potential(model_args, model_kwargs)
-
-        def init_chain(key, z):
-            return self._init_chain(key, z, potential)
-
-        state = jax.vmap(init_chain)(rng_key, init_params) if vectorized else init_chain(rng_key, init_params)
-        self._check_initial_state(state, potential, vectorized)
+        state = self._jit("init", vectorized, model_args, model_kwargs)(rng_key, init_params, model_args, model_kwargs)
+        self._check_initial_state(state, self._potential(model_args, model_kwargs), vectorized)
         self._sample_fn = self._make_sample_fn(vectorized)
         return state
 
@@ -218,8 +214,39 @@ class EBMKernel(MCMCKernel):
 
         return jax.vmap(step)(state) if vectorized else step(state)
 
+    def _init_chains(self, rng_key, init_params, model_args, model_kwargs, vectorized):
+        """The initial state of every chain (one chain, or a batch under ``vectorized``)."""
+        potential = self._potential(model_args, model_kwargs)
+
+        def init_chain(key, z):
+            return self._init_chain(key, z, potential)
+
+        return jax.vmap(init_chain)(rng_key, init_params) if vectorized else init_chain(rng_key, init_params)
+
+    def _jit(self, which, vectorized, model_args, model_kwargs):
+        """The kernel's jitted ``init`` or ``sample``, built once per kernel and reused.
+
+        ``MCMC.run`` re-traces its whole loop on every call; with the step already a jitted
+        function of the same kernel, that trace reuses the step's cached jaxpr instead of
+        re-tracing the model (and ``init`` runs as one compiled call instead of op by op).
+        Model arguments that are not arrays (a Python object, a string) cannot be traced:
+        then the plain function runs.
+        """
+        fn = (functools.partial(_init, self, bool(vectorized)) if which == "init"
+              else self._sample_fn)
+        leaves = jax.tree_util.tree_leaves((model_args, model_kwargs))
+        if not all(isinstance(v, (jax.Array, np.ndarray, np.generic, int, float, bool, complex)) for v in leaves):
+            return fn
+        if self._jitted is None:
+            self._jitted = {}
+        key = (which, bool(vectorized))
+        if key not in self._jitted:
+            self._jitted[key] = jax.jit(fn)
+        return self._jitted[key]
+
     def sample(self, state, model_args=(), model_kwargs=None):
-        return self._sample_fn(state, model_args, model_kwargs)
+        vectorized = self._sample_fn.args[1]
+        return self._jit("sample", vectorized, model_args, model_kwargs)(state, model_args, model_kwargs)
 
     # -- supplied by subclasses ---------------------------------------------------------
     def _init_chain(self, rng_key, z, potential) -> Any:  # pragma: no cover - abstract
@@ -231,3 +258,7 @@ class EBMKernel(MCMCKernel):
 
 def _sample(kernel, vectorized, state, model_args=(), model_kwargs=None):
     return kernel._sample(state, model_args, model_kwargs, vectorized)
+
+
+def _init(kernel, vectorized, rng_key, init_params, model_args=(), model_kwargs=None):
+    return kernel._init_chains(rng_key, init_params, model_args, model_kwargs, vectorized)

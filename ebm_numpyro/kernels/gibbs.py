@@ -268,7 +268,7 @@ class TemperedGibbs(EBMKernel):
         mcmc.print_summary()
     """
 
-    _cached_fns = ("_sample_fn", "_scan_fn")
+    _cached_fns = EBMKernel._cached_fns + ("_scan_fn",)
     _accepts_model = False
 
     def __init__(self, model=None, potential_fn=None, *, temperature=None, temperatures=None,

@@ -434,6 +434,7 @@ class SGLD(EBMKernel):
 
     def init(self, rng_key, num_warmup, init_params=None, model_args=(), model_kwargs=None):
         self._divergence_warning = _DivergenceWarning(int(num_warmup))
+        self._jitted = None  # the compiled step holds the previous run's warning
         return super().init(rng_key, num_warmup, init_params, model_args, model_kwargs)
 
     def _step_chain(self, state, grad_estimator):
