@@ -6,9 +6,10 @@ Rows (single chain, periodic L×L lattice, J = 1, h = 0, T = 2.269 unless stated
 * ``ours (scan)``   ``TemperedGibbs(potential_fn=ebm.potential(lattice), store_states=False)``
                     stepped by its own jitted ``lax.scan`` (``kernel.scan``);
 * ``ours (MCMC)``   the same kernel through ``numpyro.infer.MCMC`` (sizes up to 4096);
-* ``plain JAX``     a checkerboard on two half-lattice ``int8`` arrays, ``jax.random.bits``
-                    and a float32 comparison with ``sigmoid(2βn)``, in ``lax.scan``: the
-                    strongest loop a JAX user writes in an afternoon;
+* ``plain JAX``     a checkerboard on two half-lattice ``int8`` arrays, one ``jax.random.bits``
+                    word per spin against an integer acceptance table, energy and
+                    magnetization every sweep, in ``lax.scan`` (``_peers.plain_jax_sweep``):
+                    the strongest loop a JAX user writes in an afternoon;
 * ``thrml``         thrml 0.1.4's ``sample_states`` on the same lattice (where it fits in
                     memory and time; skipped when thrml is not installed).
 
@@ -33,6 +34,7 @@ from jax import lax
 
 import ebm_numpyro as ebm
 
+from _peers import plain_jax_sweep, thrml_ising
 from _results import add_out_argument, write_results
 
 T_C = 2.269
@@ -87,60 +89,25 @@ def ours_mcmc(L):
 
 
 def plain_jax(L, temperature=T_C):
-    """Checkerboard heat bath on two half lattices (rows × L/2 each), lax.scan over sweeps."""
-    beta = 1.0 / temperature
-    w = L // 2
-    row_even = (jnp.arange(L) % 2 == 0)[:, None]
-
-    def neighbours(other, colour):
-        # sites of `colour` at (i, k) hold column 2k + (i + colour) % 2; their left/right
-        # neighbours in the other half lattice are at k - 1 / k (rows where i + colour is even)
-        # or k / k + 1 (odd)
-        left = jnp.roll(other, 1, axis=1)
-        right = jnp.roll(other, -1, axis=1)
-        side = jnp.where(row_even == (colour == 0), left, right)
-        return jnp.roll(other, 1, axis=0) + jnp.roll(other, -1, axis=0) + other + side
-
-    def half(key, stale, other, colour):
-        n = neighbours(other, colour).astype(jnp.float32)
-        p = jax.nn.sigmoid(2.0 * beta * n)
-        u = jax.random.uniform(key, stale.shape)
-        return jnp.where(u < p, jnp.int8(1), jnp.int8(-1))
-
-    def sweep(carry, key):
-        a, b = carry
-        ka, kb = jax.random.split(key)
-        a = half(ka, a, b, 0)
-        b = half(kb, b, a, 1)
-        return (a, b), None
-
-    run_fixed = jax.jit(lambda key, a, b, keys: lax.scan(sweep, (a, b), keys)[0])
-    a = jnp.ones((L, w), jnp.int8)
-    b = jnp.ones((L, w), jnp.int8)
-    return lambda n: run_fixed(jax.random.key(2), a, b, jax.random.split(jax.random.key(3), n))
+    """The plain-JAX checkerboard of ``_peers.plain_jax_sweep`` (energy and magnetization
+    every sweep, like ours), ``lax.scan`` over sweeps."""
+    sweep = plain_jax_sweep(L, temperature)
+    run_fixed = jax.jit(lambda a, b, keys: lax.scan(sweep, (a, b), keys)[1][0])
+    a = jnp.ones((L, L // 2), jnp.int8)
+    b = jnp.ones((L, L // 2), jnp.int8)
+    return lambda n: run_fixed(a, b, jax.random.split(jax.random.key(3), n))
 
 
 def thrml_run(L, temperature=T_C):
-    from thrml import Block, SamplingSchedule, SpinNode, sample_states
-    from thrml.models import IsingEBM, IsingSamplingProgram, hinton_init
+    from thrml import Block, SamplingSchedule, sample_states
+    from thrml.models import hinton_init
 
-    nodes = [[SpinNode() for _ in range(L)] for _ in range(L)]
-    edges = []
-    for i in range(L):
-        for j in range(L):
-            edges.append((nodes[i][j], nodes[(i + 1) % L][j]))
-            edges.append((nodes[i][j], nodes[i][(j + 1) % L]))
-    flat = [n for row in nodes for n in row]
-    beta = jnp.asarray(1.0 / temperature)
-    model = IsingEBM(flat, edges, jnp.zeros(len(flat)), jnp.ones(len(edges)), beta)
-    even = Block([nodes[i][j] for i in range(L) for j in range(L) if (i + j) % 2 == 0])
-    odd = Block([nodes[i][j] for i in range(L) for j in range(L) if (i + j) % 2 == 1])
-    program = IsingSamplingProgram(model, [even, odd], clamped_blocks=[])
-    init = hinton_init(jax.random.key(0), model, [even, odd], ())
+    program, blocks, nodes, model = thrml_ising(L, temperature)
+    init = hinton_init(jax.random.key(0), model, blocks, ())
 
     def run(n):
         schedule = SamplingSchedule(n_warmup=n, n_samples=1, steps_per_sample=1)
-        return sample_states(jax.random.key(1), program, schedule, init, [], [Block(flat[:1])])
+        return sample_states(jax.random.key(1), program, schedule, init, [], [Block(nodes[:1])])
 
     return run
 
