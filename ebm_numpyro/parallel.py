@@ -278,9 +278,7 @@ def lattice_sweeps(model, rng_key, num_sweeps: int, temperature, *, mesh: Mesh |
         raise ValueError(f"at most 2^32 spins per lattice (random counters); got {rows} x {cols}")
     sharding = NamedSharding(mesh, P(axis, None))
     random_start = x is None
-    if random_start:
-        x = jax.device_put(jnp.zeros((rows, cols), jnp.int8), sharding) if devices > 1 else jnp.zeros((rows, cols), jnp.int8)
-    else:
+    if not random_start:
         if not isinstance(x, jax.Array) or x.is_fully_addressable:
             model.validate_state(x, "x")
         elif tuple(x.shape) != (rows, cols):
@@ -288,7 +286,7 @@ def lattice_sweeps(model, rng_key, num_sweeps: int, temperature, *, mesh: Mesh |
         x = jax.device_put(jnp.asarray(x, jnp.int8) if not isinstance(x, jax.Array) else x.astype(jnp.int8), sharding)
     beta = jnp.asarray(1.0 / np.float64(temperature), model.coupling.dtype)[None]
     run = _slab_runner(mesh, axis, devices, num_sweeps, random_start)
-    return LatticeRun(*run(model, rng_key, x, beta))
+    return LatticeRun(*(run(model, rng_key, beta) if random_start else run(model, rng_key, beta, x)))
 
 
 _RUNNERS: dict = {}
@@ -298,14 +296,15 @@ def _slab_runner(mesh, axis, devices, num_sweeps, random_start):
     """The jitted ``shard_map`` of :func:`_slab_chain` (built once per configuration)."""
     config = (mesh, axis, devices, num_sweeps, random_start)
     if config not in _RUNNERS:
-        def local(model, key, x, beta):
-            return _slab_chain(model, key, x, beta, num_sweeps=num_sweeps, axis=axis, devices=devices,
-                               random_start=random_start)
+        out_specs = (P(axis, None), P(), P())
 
-        def run(model, key, x, beta):
-            mapped = _shard_map(lambda k, x_, b: local(model, k, x_, b), mesh,
-                                in_specs=(P(), P(axis, None), P()), out_specs=(P(axis, None), P(), P()))
-            return mapped(key, x, beta)
+        def run(model, key, beta, *x):  # x: () for a random start, else (x,)
+            def local(key, beta, *x):
+                return _slab_chain(model, key, x[0] if x else None, beta, num_sweeps=num_sweeps, axis=axis,
+                                   devices=devices, random_start=random_start)
+
+            in_specs = (P(), P()) + ((P(axis, None),) if x else ())
+            return _shard_map(local, mesh, in_specs=in_specs, out_specs=out_specs)(key, beta, *x)
 
         _RUNNERS[config] = jax.jit(run)
     return _RUNNERS[config]

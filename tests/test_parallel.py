@@ -217,3 +217,42 @@ def test_one_device_defaults():
     with pytest.raises(ValueError, match="axis_name"):
         ebm.parallel.lattice_sweeps(ebm.Ising.square_lattice(4), jax.random.key(0), 1, 2.0,
                                     mesh=ebm.parallel.make_mesh(("a", "b")))
+
+
+def _free_port():
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("localhost", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_multihost_example_in_two_processes():
+    """examples/multihost_ising.py through jax.distributed.initialize: two processes with two
+    CPU devices each give the energies of one process with four devices (the same chain)."""
+    import os
+
+    root = Path(__file__).parent.parent
+    args = [sys.executable, str(root / "examples" / "multihost_ising.py"), "--size", "32", "--sweeps", "60",
+            "--burn-in", "10"]
+
+    def env(devices):
+        return {**os.environ, "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}",
+                "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")])}
+
+    port = _free_port()
+    hosts = [subprocess.Popen(args + ["--coordinator", f"localhost:{port}", "--num-processes", "2",
+                                      "--process-id", str(i)], cwd=str(root), env=env(2), text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE) for i in range(2)]
+    outs = [h.communicate(timeout=600) for h in hosts]
+    for h, (out, err) in zip(hosts, outs):
+        assert h.returncode == 0, out[-2000:] + err[-3000:]
+    single = subprocess.run(args, cwd=str(root), env=env(4), capture_output=True, text=True, timeout=600)
+    assert single.returncode == 0, single.stderr[-3000:]
+
+    def energy_line(text):
+        return next(line for line in text.splitlines() if line.startswith("T = ")).split(";")[0]
+
+    assert "2 process(es), 4 device(s)" in outs[0][0], outs[0][0]
+    assert energy_line(outs[0][0]) == energy_line(single.stdout), (outs[0][0], single.stdout)
