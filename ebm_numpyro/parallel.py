@@ -213,9 +213,10 @@ def _slab_chain(model, key, x, beta, *, num_sweeps, axis, devices, random_start)
     del key_init
     if random_start:  # TemperedGibbs._init_chain: uniform units from a stream the sweeps never use
         words = _random.split_key(key, 3)[1][2]
-        index = (first_row + lax.broadcasted_iota(jnp.int32, (1, slab, cols), 1)) * cols \
-            + lax.broadcasted_iota(jnp.int32, (1, slab, cols), 2)
-        x = uniform_units(words, 0, (1, slab, cols), model.unit_values, model.state_dtype, index)
+        shape = (1, slab, cols)  # natural layout: unit (i, j) of the whole lattice is i * cols + j
+        index = (first_row.astype(jnp.uint32) + lax.broadcasted_iota(jnp.uint32, shape, 1)) * jnp.uint32(cols) \
+            + lax.broadcasted_iota(jnp.uint32, shape, 2)
+        x = uniform_units(words, 0, shape, model.unit_values, model.state_dtype, index)
     else:
         x = x.reshape(1, slab, cols)
     p = _lattice.to_packed(x)  # slabs start on even rows: local and global colours agree
