@@ -10,6 +10,7 @@ from . import kernels as kernels
 from . import learning as learning
 from . import landscape as landscape
 from . import losses as losses
+from . import parallel as parallel
 from . import schedules as schedules
 from .kernels import SGLD as SGLD
 from .kernels import CyclicAnnealing as CyclicAnnealing

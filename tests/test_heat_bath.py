@@ -233,7 +233,7 @@ def adversarial_bits(a, r, shape):
 
 
 def patch_bits(monkeypatch, module, u_by_stream, words_by_stream):
-    def chunks16(words, stream, shape):
+    def chunks16(words, stream, shape, index=None):
         return jnp.asarray(u_by_stream[int(stream)]).reshape(shape)
 
     def tie_words(words, stream, index):

@@ -40,8 +40,8 @@ from jax import lax
 from ..models import LatticeIsing
 from .heat_bath import below, chunks16, rare_probability, resolve_ties, split_probability, tie_words
 
-__all__ = ["supports", "pack", "unpack", "to_packed", "from_packed", "half_neighbour_sum", "table", "sum_last",
-           "sweep_packed", "sweep"]
+__all__ = ["supports", "pack", "unpack", "to_packed", "from_packed", "half_neighbour_sum", "neighbour_sum_rows",
+           "table", "sum_last", "sweep_packed", "sweep_rows", "sweep"]
 
 #: neighbour sums n = -4, -2, 0, 2, 4 (index (n + 4) / 2)
 NEIGHBOUR_SUMS = (-4, -2, 0, 2, 4)
@@ -87,10 +87,27 @@ def half_neighbour_sum(other, rows, cols, colour):
     """
     w = cols // 2
     o = other.reshape(other.shape[:-1] + (rows, w))
+    return neighbour_sum_rows(o, o[..., -1:, :], o[..., :1, :], colour).reshape(other.shape)
+
+
+def neighbour_sum_rows(o, above, below, colour):
+    """:func:`half_neighbour_sum` of a block of consecutive rows ``o`` (``(..., R, cols/2)``,
+    ``R`` even, starting at an even row) of the other half lattice, given the row just above
+    the block (``above``, ``(..., 1, cols/2)``) and the one just below it (``below``):
+
+    .. math::  n_{i,k} = Y_{i-1,k} + Y_{i+1,k} + Y_{i,k} + Y_{i,k \\mp 1}
+
+    with :math:`Y_{-1} =` ``above`` and :math:`Y_R =` ``below`` (columns periodic). For the
+    whole periodic lattice the halo rows are its own last and first rows; a lattice split into
+    slabs over devices receives them from the neighbouring devices.
+    """
+    rows = o.shape[-2]
+    up = jnp.concatenate([above, o[..., :-1, :]], axis=-2)
+    down = jnp.concatenate([o[..., 1:, :], below], axis=-2)
     row_even = (lax.iota(jnp.int32, rows) % 2 == 0)[:, None]
     use_left = row_even == (jnp.asarray(colour) == 0)
     side = jnp.where(use_left, jnp.roll(o, 1, -1), jnp.roll(o, -1, -1))
-    return (jnp.roll(o, 1, -2) + jnp.roll(o, -1, -2) + o + side).reshape(other.shape)
+    return up + down + o + side
 
 
 def _select(n, table):
@@ -170,21 +187,58 @@ def sweep_packed(words, model, p, beta, barrier=None):
     two-step ``fori_loop`` on CPU (same effect, slightly slower) and as straight-line code on
     other backends, where a conditional or loop would cost a device-to-host synchronisation.
     """
+    return sweep_rows(words, model, p, beta, barrier)
+
+
+def _unit_numbers(local, local_half, global_half, first_unit):
+    """Global unit number of the entries with flat index ``local`` in a slab's ``batch + (R*w,)``
+    half lattice: :math:`r\\,N_{1/2} + u_0 + j` for :math:`\\text{local} = r\\,(R w) + j`."""
+    local = jnp.asarray(local).astype(jnp.uint32)
+    replica, j = local // jnp.uint32(local_half), local % jnp.uint32(local_half)
+    return replica * jnp.uint32(global_half) + jnp.asarray(first_unit).astype(jnp.uint32) + j
+
+
+def sweep_rows(words, model, p, beta, barrier=None, *, exchange=None, first_row=0, reduce=None):
+    """:func:`sweep_packed` on a block of the lattice's rows; the one implementation of the sweep.
+
+    ``p`` is ``batch + (2, R, cols/2)``: rows ``first_row .. first_row + R - 1`` of both half
+    lattices (``R`` and ``first_row`` even). ``exchange(y)`` returns the halo rows ``(above,
+    below)`` of a half lattice ``y`` (``batch + (R, cols/2)``): by default (``exchange=None``,
+    ``R = rows``) the lattice's own last and first rows, periodically; a slab of a lattice split
+    over devices gets them from its neighbours (:mod:`ebm_numpyro.parallel`). Every site keeps
+    its unit number in the whole lattice (``r * rows*cols/2 + first_row*cols/2 + j``), so the
+    draws are those of the undivided sweep. ``reduce`` sums the ``int32`` spin and bond totals
+    over the slabs (``lax.psum``; the identity by default), so energy and magnetization are
+    those of the whole lattice.
+    """
     rows, cols = model.rows, model.cols
     a_tab, r_tab, rare_tab = table(model, beta)
     flip = _flipped(a_tab, rare_tab)
     batch = p.shape[:-3]
-    half = rows * (cols // 2)
+    local_rows, w = p.shape[-2:]
+    half = local_rows * w
     a = p[..., 0, :, :].reshape(batch + (half,))
     b = p[..., 1, :, :].reshape(batch + (half,))
     r_flat = jnp.broadcast_to(r_tab, batch + (5,)).reshape(-1)
     rare_flat = jnp.broadcast_to(rare_tab, batch + (5,)).reshape(-1)
+    if exchange is None:
+        def units(local):  # the whole lattice: unit number = flat position
+            return local
+    else:
+        def units(local):
+            return _unit_numbers(local, half, rows * w, first_row * w)
+
+    def neighbours(colour, other):
+        o = other.reshape(batch + (local_rows, w))
+        above, below = (o[..., -1:, :], o[..., :1, :]) if exchange is None else exchange(o)
+        return neighbour_sum_rows(o, above, below, colour).reshape(other.shape)
 
     def half_sweep(colour, other):
         """The new colour-``colour`` half lattice, its sum and its bond sum with ``other``."""
-        n = half_neighbour_sum(other, rows, cols, colour)
+        n = neighbours(colour, other)
         entry = _select(n, flip)
-        u = chunks16(words, colour, n.shape).astype(jnp.int32) ^ ((entry << 17) >> 17)
+        index = None if exchange is None else units(lax.iota(jnp.uint32, n.size).reshape(n.shape))
+        u = chunks16(words, colour, n.shape, index).astype(jnp.int32) ^ ((entry << 17) >> 17)
         thr = entry >> 15
         tie = ((n + 8) >> 1).astype(jnp.int8)  # 2 + table index
         spins = jnp.where(u < thr, jnp.int8(1), jnp.where(u > thr, jnp.int8(-1), tie)).reshape(-1)
@@ -192,13 +246,16 @@ def sweep_packed(words, model, p, beta, barrier=None):
         def resolve(index, spins):
             slot = (index // half) * 5 + spins[index].astype(jnp.int32) - 2
             s = rare_flat[slot]
-            return jnp.where(below(tie_words(words, colour, index), r_flat[slot]), s, -s)
+            return jnp.where(below(tie_words(words, colour, units(index)), r_flat[slot]), s, -s)
 
         new = resolve_ties(None, spins, resolve).reshape(n.shape)
         return new, sum_last(new, 1), sum_last(new * n.astype(jnp.int8), 4)
 
+    def zeros(like):  # int32 zeros of shape batch, as device-varying as `like` (inside shard_map)
+        return like[..., 0].astype(jnp.int32) * 0
+
     def skip(stale):
-        return stale, jnp.zeros(batch, jnp.int32), jnp.zeros(batch, jnp.int32)
+        return stale, zeros(stale), zeros(stale)
 
     if barrier is None and jax.default_backend() != "cpu":
         a, total_a, _ = half_sweep(0, b)
@@ -209,12 +266,14 @@ def sweep_packed(words, model, p, beta, barrier=None):
             new, total, bonds = half_sweep(c, b)
             return b, new, total, total_a, bonds
 
-        zero = jnp.zeros(batch, jnp.int32)
+        zero = zeros(a)
         a, b, total_b, total_a, bonds = lax.fori_loop(0, 2, body, (a, b, zero, zero, zero))
     else:
         a, total_a, _ = lax.cond(barrier, lambda: half_sweep(0, b), lambda: skip(a))
         b, total_b, bonds = lax.cond(barrier, lambda: half_sweep(1, a), lambda: skip(b))
     total = total_a + total_b
+    if reduce is not None:
+        total, bonds = reduce(total), reduce(bonds)
     dtype = model.coupling.dtype
     energy = -model.coupling * bonds.astype(dtype) - model.field * total.astype(dtype)
     p = jnp.stack([a, b], axis=-2).reshape(p.shape)

@@ -82,15 +82,19 @@ def split_key(key, num: int):
     return nxt, pairs[1:]
 
 
-def uniform_bits(words, shape, stream):
+def uniform_bits(words, shape, stream, index=None):
     """Random ``uint32`` words of ``shape``: ``threefry2x32(words, (flat index, stream))[0]``.
 
     One Threefry evaluation per output word; fused by XLA into whatever consumes it.
+    ``index`` (``uint32``, of ``shape``) replaces the flat index (a part of a larger array
+    passes its entries' indices in the whole, and so draws the same words).
     """
-    size = 1
-    for s in shape:
-        size *= int(s)
-    if size >= 2**32:
-        raise ValueError(f"at most 2^32 random words per call; got shape {shape}")
-    index = lax.iota(jnp.uint32, size).reshape(shape)
+    if index is None:
+        size = 1
+        for s in shape:
+            size *= int(s)
+        if size >= 2**32:
+            raise ValueError(f"at most 2^32 random words per call; got shape {shape}")
+        index = lax.iota(jnp.uint32, size).reshape(shape)
+    index = jnp.broadcast_to(jnp.asarray(index, jnp.uint32), shape)
     return threefry2x32(words[0], words[1], index, jnp.asarray(stream, jnp.uint32))[0]

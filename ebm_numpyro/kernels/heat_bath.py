@@ -140,7 +140,7 @@ def below(w, r):
     return less
 
 
-def chunks16(words, stream, shape):
+def chunks16(words, stream, shape, index=None):
     """16-bit uniforms (as ``uint32``) for the units of ``shape``: four per Threefry evaluation.
 
     Unit ``k`` (flattened) gets the high (``k`` even) or low (``k`` odd) half of output word
@@ -148,11 +148,18 @@ def chunks16(words, stream, shape):
     serve four consecutive units. The expression is elementwise, so XLA fuses it into the
     decision (the Threefry rounds are recomputed per unit rather than stored: measured faster
     on CPU than materialising the words, which costs a memory round trip per unit).
+
+    ``index`` (``uint32``, of ``shape``) gives every entry its unit number ``k`` explicitly
+    instead of its flat position; a lattice split over devices passes the global unit numbers
+    of its part, so that each device draws exactly the bits of the undivided sweep.
     """
-    n = math.prod(int(s) for s in shape)
-    if n >= 2**31:
-        raise ValueError(f"at most 2^31 units per call; got shape {shape}")
-    k = lax.iota(jnp.uint32, n).reshape(shape)
+    if index is None:
+        n = math.prod(int(s) for s in shape)
+        if n >= 2**31:
+            raise ValueError(f"at most 2^31 units per call; got shape {shape}")
+        k = lax.iota(jnp.uint32, n).reshape(shape)
+    else:
+        k = jnp.broadcast_to(jnp.asarray(index, jnp.uint32), shape)
     x0, x1 = _random.threefry2x32(words[0], words[1], k >> jnp.uint32(2), jnp.asarray(stream, jnp.uint32))
     word = jnp.where((k & jnp.uint32(2)) == 0, x0, x1)
     return jnp.where((k & jnp.uint32(1)) == 0, word >> jnp.uint32(16), word & jnp.uint32(0xFFFF))
@@ -278,9 +285,10 @@ def metropolis_from_words(words, stream, log_ratio):
     return rare == accept_rare
 
 
-def uniform_units(words, stream, shape, unit_values=(-1, 1), dtype=jnp.int8):
-    """Uniformly random units of ``shape`` (each up with probability 1/2, from one bit)."""
-    bits = _random.uniform_bits(words, tuple(shape), stream)
+def uniform_units(words, stream, shape, unit_values=(-1, 1), dtype=jnp.int8, index=None):
+    """Uniformly random units of ``shape`` (each up with probability 1/2, from one bit); unit
+    ``k`` (flat position, or ``index``) takes the top bit of ``threefry(words, (k, stream))[0]``."""
+    bits = _random.uniform_bits(words, tuple(shape), stream, index)
     down, up = unit_values
     return jnp.where(bits >> jnp.uint32(31) == 1, jnp.asarray(up, dtype), jnp.asarray(down, dtype))
 
