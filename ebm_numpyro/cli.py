@@ -39,12 +39,12 @@ class Defaults(NamedTuple):
     size: int = 32
     temperatures: tuple = ("geometric", 1.8, 3.2, 16)
     chains: int = 4
-    samples: int = 10000
+    samples: int = 20000
     warmup: int = 1000
     visible: int = 9
     hidden: int = 4
     ks: tuple = (1, 2, 5, 10, 20, 50)
-    train_epochs: int = 30
+    train_epochs: int = 100
 
 
 DEMO = Defaults()
@@ -326,8 +326,10 @@ def main(argv=None) -> int:
 
 
 def _headless_matplotlib():
-    """Figures are only saved: draw with Agg unless a display and a backend were chosen."""
-    if "matplotlib.pyplot" not in sys.modules and not os.environ.get("MPLBACKEND"):
+    """Without a display (and no backend chosen), pyplot draws with Agg. The figures are made
+    with ``matplotlib.figure.Figure`` and saved, so no window is ever opened."""
+    display = os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+    if not display and "matplotlib.pyplot" not in sys.modules and not os.environ.get("MPLBACKEND"):
         os.environ["MPLBACKEND"] = "Agg"
 
 
@@ -596,10 +598,10 @@ def run_train_rbm(args):
     """``ebm-numpyro train-rbm``."""
     result, best = _train_rbm(args)
     ds = _rbm_dataset(result, args, best)
-    step = max(1, ds.sizes["epoch"] // 10)
+    rows = sorted(set(range(0, ds.sizes["epoch"], max(1, ds.sizes["epoch"] // 10))) | {ds.sizes["epoch"] - 1})
     print("exact mean log-likelihood" + (" of the held-out images" if args.dataset == "digits" else "")
           + (f" (best possible {best:.4f}):" if best is not None else ":"))
-    _print_frame(ds["log_likelihood"].isel(epoch=slice(None, None, step)).to_dataframe())
+    _print_frame(ds["log_likelihood"].isel(epoch=rows).to_dataframe())
     fig, axes = _figure(1, 1)
     ax = axes[0, 0]
     ax.plot(ds["epoch"], ds["log_likelihood"], "-", label=ds.attrs["label"])
