@@ -217,13 +217,13 @@ def compare_kaufman(idata, rows: int, cols: int | None = None, coupling: float =
     ``rows * cols`` spins and M chains of D draws:
 
     .. math::
-        u_k = \frac{\overline{E_k}}{N},\qquad
-        c_k = \frac{\overline{(E_k - \overline{E_k})^2}}{N T_k^2},\qquad
-        z = \frac{\text{sampled} - \text{exact}}{\mathrm{MCSE}},
+        u_k = \\frac{\\overline{E_k}}{N},\\qquad
+        c_k = \\frac{\\overline{(E_k - \\overline{E_k})^2}}{N T_k^2},\\qquad
+        z = \\frac{\\text{sampled} - \\text{exact}}{\\mathrm{MCSE}},
 
     with the MCSE of each mean as in :func:`compare_exact` (sd / sqrt(ESS_mean)); for
     :math:`c_k` the MCSE is that of the mean squared deviation (the error of
-    :math:`\overline{E_k}` itself is of lower order). The exact values are
+    :math:`\\overline{E_k}` itself is of lower order). The exact values are
     :func:`ebm_numpyro.exact.kaufman_mean_energy` and :func:`~ebm_numpyro.exact.kaufman_heat_capacity`
     (any lattice size, no enumeration), so this is the check of large lattices that
     :func:`compare_exact` cannot enumerate. The MCSE assumes mixed chains: read
