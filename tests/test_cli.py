@@ -136,6 +136,6 @@ def test_demo_writes_its_files(tmp_path, capsys):
     assert "consistent with the exact values" in out and "bias_norm" in out
     assert (tmp_path / "demo.png").read_bytes()[:4] == b"\x89PNG"
     posterior, stats = _reopen_inference_data(str(tmp_path / "demo_ising.nc"))
-    assert posterior.sizes["draw"] == cli.DEMO.samples and stats.sizes["temperature"] == 16
+    assert posterior.sizes["draw"] == cli.DEMO.samples and stats.sizes["temperature"] == cli.DEMO.temperatures[3]
     with xr.open_dataset(tmp_path / "demo_cd_bias.nc") as ds:
         assert list(ds["k"].values) == list(cli.DEMO.ks)
