@@ -21,6 +21,7 @@ from conftest import random_couplings
 import ebm_numpyro as ebm
 from ebm_numpyro import diagnostics as dg
 from ebm_numpyro.diagnostics import _arviz_compat as compat
+from ebm_numpyro.diagnostics.compare import CURVE_POINTS
 from ebm_numpyro.kernels._base import state_name
 
 
@@ -388,3 +389,39 @@ def test_tempered_gibbs_run_end_to_end():
     assert int(temp["round_trips_total"]) > 0
     result = dg.compare_exact(idata, model)
     assert dg.max_abs_z(result) < dg.z_threshold(result, alpha=1e-3)
+
+
+def _kaufman_idata(rows, temperatures, seed=0, chains=4, draws=2000):
+    """Independent normal energies with Kaufman's exact mean N u(T) and variance N T^2 c(T)."""
+    n, k = rows * rows, temperatures.size
+    # evaluated at as many temperatures as compare_kaufman evaluates (one compilation for both)
+    padded = np.concatenate([temperatures, np.full(CURVE_POINTS, 2.5)])
+    u = np.asarray(ebm.exact.kaufman_mean_energy(rows, rows, padded), np.float64)[:k]
+    c = np.asarray(ebm.exact.kaufman_heat_capacity(rows, rows, padded), np.float64)[:k]
+    rng = np.random.default_rng(seed)
+    energies = n * u + np.sqrt(n * c) * temperatures * rng.standard_normal((chains, draws, k))
+    return dg.from_samples({"physical_energy": energies[..., 0]}, {"energies": energies},
+                           dims={"energies": ["temperature"]}, coords={"temperature": temperatures})
+
+
+def test_compare_kaufman_on_exact_energies():
+    temperatures = np.array([1.8, 2.27, 3.0])
+    idata = _kaufman_idata(8, temperatures)
+    result = dg.compare_kaufman(idata, 8)
+    assert result["energy_per_spin"].dims == ("statistic", "temperature")
+    assert dg.max_abs_z(result) < dg.z_threshold(result)
+    sampled = result["heat_capacity_per_spin"].sel(statistic="sampled").values
+    np.testing.assert_allclose(sampled, result["heat_capacity_per_spin"].sel(statistic="exact"), rtol=0.1)
+    assert result["exact_heat_capacity_curve"].dims == ("temperature_curve",)
+    wrong = dg.compare_kaufman(idata, 6)  # the same energies read as a 6x6 lattice
+    assert dg.max_abs_z(wrong) > 10
+
+
+def test_kaufman_and_swap_plots_draw_on_given_axes(ladder_idata):
+    from matplotlib.figure import Figure
+
+    axes = Figure().subplots(1, 3)
+    comparison = dg.compare_kaufman(_kaufman_idata(4, np.array([2.0, 2.5]), draws=200), 4)
+    assert list(dg.plot_kaufman(comparison, axes=axes[:2])) == list(axes[:2])
+    assert dg.plot_swap_acceptance(dg.tempering(ladder_idata[0]), ax=axes[2]) is axes[2]
+    assert len(axes[0].lines) >= 2 and axes[2].get_ylabel() == "swap acceptance"

@@ -5,6 +5,8 @@
 - :func:`mixing` — bulk/tail ESS, R-hat and integrated autocorrelation time per quantity;
 - :func:`tempering` — swap acceptance per ladder pair and replica round trips;
 - :func:`compare_exact` — sampled vs exact ⟨E⟩, ⟨x_i⟩, ⟨x_i x_j⟩ with z-scores from the MCSE;
+- :func:`compare_kaufman` — energy and heat capacity per spin along a ladder against Kaufman's
+  exact periodic lattice (any size), with z-scores; :func:`plot_kaufman`, :func:`plot_swap_acceptance`;
 - :func:`cd_bias_report`, :func:`plot_cd_bias` — the exact CD-k bias from ``learning.cd_bias``.
 
 All ArviZ-version differences live in the private module ``_arviz_compat``.
@@ -15,12 +17,15 @@ from ._arviz_compat import get_group as get_group
 from .cd_report import cd_bias_report as cd_bias_report
 from .cd_report import plot_cd_bias as plot_cd_bias
 from .compare import compare_exact as compare_exact
+from .compare import compare_kaufman as compare_kaufman
 from .compare import max_abs_z as max_abs_z
 from .compare import z_threshold as z_threshold
 from .convert import from_samples as from_samples
 from .convert import to_inference_data as to_inference_data
 from .mixing import autocorrelation as autocorrelation
 from .mixing import mixing as mixing
+from .plots import plot_kaufman as plot_kaufman
+from .plots import plot_swap_acceptance as plot_swap_acceptance
 from .tempering import round_trips as round_trips
 from .tempering import tempering as tempering
 
@@ -30,10 +35,13 @@ __all__ = [
     "cd_bias_report",
     "plot_cd_bias",
     "compare_exact",
+    "compare_kaufman",
     "from_samples",
     "get_group",
     "max_abs_z",
     "mixing",
+    "plot_kaufman",
+    "plot_swap_acceptance",
     "round_trips",
     "tempering",
     "to_inference_data",

@@ -9,17 +9,19 @@ import numpy as np
 import xarray as xr
 
 from .. import exact as _exact
-from .._checks import check_temperature
+from .._checks import check_int, check_temperature
 from ..models import DiscreteModel
 from . import _arviz_compat as compat
 from .convert import state_name
 
-__all__ = ["compare_exact", "max_abs_z", "z_threshold", "STATISTICS"]
+__all__ = ["compare_exact", "compare_kaufman", "max_abs_z", "z_threshold", "STATISTICS"]
 
 #: Values of the ``statistic`` coordinate of :func:`compare_exact`'s result.
 STATISTICS = ("sampled", "exact", "mcse", "ess", "z")
 #: Largest number of correlation entries compared by default (e.g. N = 256 units: 32,896 pairs).
 MAX_CORRELATIONS = 2**16
+#: Temperatures of the exact curves that :func:`compare_kaufman` adds for plotting.
+CURVE_POINTS = 200
 _CHUNK_ELEMENTS = 2**24  # products materialised at once (128 MiB in float64)
 
 
@@ -185,6 +187,84 @@ def compare_exact(
             coords.update({d: np.arange(n) for d, n in zip(cdims, table.shape[1:])})
     result = xr.Dataset(out, coords=coords)
     result.attrs.update(temperature=float(temperature), model=type(model).__name__)
+    return result
+
+
+def _ladder_energies(idata) -> tuple[np.ndarray, np.ndarray]:
+    """Physical energies ``(chain, draw, temperature)`` and the temperatures of a run: every
+    ladder slot from ``sample_stats.energies``, else the target from ``posterior.physical_energy``."""
+    stats = compat.get_group(idata, "sample_stats", required=False)
+    if stats is not None and "energies" in stats:
+        energies = stats["energies"].transpose("chain", "draw", "temperature")
+        return np.asarray(energies, np.float64), np.asarray(energies["temperature"], np.float64)
+    post = compat.get_group(idata, "posterior")
+    if "physical_energy" not in post or "temperature" not in post.attrs:
+        raise ValueError(
+            "compare_kaufman needs the energies of a TemperedGibbs run: the extra field 'energies' "
+            '(mcmc.run(..., extra_fields=("energies",))) or the posterior\'s physical_energy'
+        )
+    energy = np.asarray(post["physical_energy"].transpose("chain", "draw"), np.float64)
+    return energy[..., None], np.asarray([post.attrs["temperature"]], np.float64)
+
+
+def compare_kaufman(idata, rows: int, cols: int | None = None, coupling: float = 1.0) -> xr.Dataset:
+    """Energy and heat capacity per spin at every ladder temperature against Kaufman's exact
+    finite-lattice values, with z-scores from the MCSE.
+
+    For a run of :class:`~ebm_numpyro.TemperedGibbs` on ``ebm.Ising.square_lattice(rows, cols,
+    coupling)`` (no field), with the physical energies :math:`E_k` of every ladder slot k
+    (extra field ``energies``; without it, only the target's ``physical_energy``), N =
+    ``rows * cols`` spins and M chains of D draws:
+
+    .. math::
+        u_k = \\frac{\\overline{E_k}}{N},\\qquad
+        c_k = \\frac{\\overline{(E_k - \\overline{E_k})^2}}{N T_k^2},\\qquad
+        z = \\frac{\\text{sampled} - \\text{exact}}{\\mathrm{MCSE}},
+
+    with the MCSE of each mean as in :func:`compare_exact` (sd / sqrt(ESS_mean)); for
+    :math:`c_k` the MCSE is that of the mean squared deviation (the error of
+    :math:`\\overline{E_k}` itself is of lower order). The exact values are
+    :func:`ebm_numpyro.exact.kaufman_mean_energy` and :func:`~ebm_numpyro.exact.kaufman_heat_capacity`
+    (any lattice size, no enumeration), so this is the check of large lattices that
+    :func:`compare_exact` cannot enumerate. The MCSE assumes mixed chains: read
+    :func:`mixing` and :func:`tempering` first.
+
+    Returns an ``xarray.Dataset`` with dims ``statistic`` = ("sampled", "exact", "mcse",
+    "ess", "z") and ``temperature`` (the ladder), variables ``energy_per_spin`` and
+    ``heat_capacity_per_spin``, and attrs ``rows``, ``cols``, ``coupling``;
+    :func:`max_abs_z` and :func:`z_threshold` apply to it. The exact curves on a grid of
+    ``CURVE_POINTS`` temperatures spanning the ladder (for :func:`plot_kaufman`) are the
+    coordinates ``exact_energy_curve`` and ``exact_heat_capacity_curve`` along
+    ``temperature_curve``, computed in the same call as the exact values (Kaufman's
+    derivatives compile once per array length).
+    """
+    rows = check_int(rows, "rows", 2)
+    cols = rows if cols is None else check_int(cols, "cols", 2)
+    n = rows * cols
+    energies, temperatures = _ladder_energies(idata)
+    curve = np.linspace(0.95 * temperatures.min(), 1.05 * temperatures.max(), CURVE_POINTS)
+    both = np.concatenate([temperatures, curve])  # one evaluation, one compilation
+    exact_energy = np.asarray(_exact.kaufman_mean_energy(rows, cols, both, coupling), np.float64)
+    exact_heat = np.asarray(_exact.kaufman_heat_capacity(rows, cols, both, coupling), np.float64)
+    k = temperatures.size
+    deviation2 = (energies - energies.mean(axis=(0, 1))) ** 2
+    scale = 1.0 / (n * temperatures**2)
+    energy_mean, energy_mcse, energy_ess = _moment_stats(energies / n)
+    var_mean, var_mcse, var_ess = _moment_stats(deviation2)
+    dims = ("statistic", "temperature")
+    out = {
+        "energy_per_spin": (dims, _table(energy_mean, energy_mcse, energy_ess, exact_energy[:k])),
+        "heat_capacity_per_spin": (dims, _table(var_mean * scale, var_mcse * scale, var_ess, exact_heat[:k])),
+    }
+    coords = {
+        "statistic": list(STATISTICS),
+        "temperature": temperatures,
+        "temperature_curve": curve,
+        "exact_energy_curve": ("temperature_curve", exact_energy[k:]),
+        "exact_heat_capacity_curve": ("temperature_curve", exact_heat[k:]),
+    }
+    result = xr.Dataset(out, coords=coords)
+    result.attrs.update(rows=rows, cols=cols, coupling=float(coupling))
     return result
 
 

@@ -1,0 +1,75 @@
+"""Figures of a tempered lattice run: energy and heat capacity against Kaufman's exact curves,
+and swap acceptance along the ladder (the CD-k bias figure is :func:`plot_cd_bias`).
+
+Each function draws on the matplotlib Axes it is given (a new figure through pyplot only
+when none is given) and returns them, so the same functions fill notebook figures and the
+``ebm-numpyro`` command's PNG files.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+
+from .. import exact as _exact
+
+__all__ = ["plot_kaufman", "plot_swap_acceptance"]
+
+
+def _axes(ax, count, width):
+    if ax is not None:
+        return ax
+    import matplotlib.pyplot as plt
+
+    _, axes = plt.subplots(1, count, figsize=(width * count, 3.2), squeeze=False)
+    return axes[0] if count > 1 else axes[0, 0]
+
+
+def plot_kaufman(comparison: xr.Dataset, axes=None):
+    """Sampled energy and heat capacity per spin (±2 MCSE) against the exact finite-lattice curves.
+
+    ``comparison``: the result of :func:`compare_kaufman` (with its exact curves). ``axes``: two matplotlib Axes
+    (energy, heat capacity), new ones if None. The dotted line is Onsager's
+    :math:`T_c = 2J/\\log(1+\\sqrt 2)` of the infinite lattice. Returns the two Axes.
+    """
+    axes = _axes(axes, 2, 4.2)
+    temperatures = np.asarray(comparison["temperature"], np.float64)
+    grid = np.asarray(comparison["temperature_curve"], np.float64)
+    label = f"Kaufman, exact {comparison.attrs['rows']}×{comparison.attrs['cols']}"
+    t_c = _exact.onsager_critical_temperature(comparison.attrs["coupling"])
+    panels = (("energy_per_spin", "exact_energy_curve", "energy per spin ⟨E⟩/N"),
+              ("heat_capacity_per_spin", "exact_heat_capacity_curve", "heat capacity per spin C/N"))
+    for ax, (name, curve, ylabel) in zip(axes, panels):
+        sampled = comparison[name].sel(statistic="sampled").values
+        mcse = comparison[name].sel(statistic="mcse").values
+        ax.plot(grid, comparison[curve].values, "-", color="0.3", lw=1.2, label=label)
+        ax.errorbar(temperatures, sampled, yerr=2 * mcse, fmt="o", ms=4, capsize=2, label="sampled ±2 MCSE")
+        ax.axvline(t_c, ls=":", color="0.5", lw=1, label="$T_c$ (Onsager)")
+        ax.set_xlabel("temperature T")
+        ax.set_ylabel(ylabel)
+    axes[0].legend(fontsize=8)
+    return axes
+
+
+def plot_swap_acceptance(tempering_result: xr.Dataset, ax=None):
+    """Swap acceptance of each neighbouring pair of the ladder, against the pair's temperatures.
+
+    ``tempering_result``: the result of :func:`tempering` (needs ``swap_accept``). Each pair
+    (T_k, T_k+1) is drawn at its geometric mean temperature; thin lines are the chains, the
+    thick line their mean. Returns the Axes.
+    """
+    if "swap_accept" not in tempering_result:
+        raise ValueError("`tempering_result` has no 'swap_accept': request the extra field 'swap_accept'")
+    ax = _axes(ax, 1, 4.2)
+    low = np.asarray(tempering_result["temperature_low"], np.float64)
+    high = np.asarray(tempering_result["temperature_high"], np.float64)
+    middle = np.sqrt(low * high)
+    for chain in np.asarray(tempering_result["swap_accept_chain"]):
+        ax.plot(middle, chain, "-", color="C0", alpha=0.3, lw=0.8)
+    ax.plot(middle, tempering_result["swap_accept"].values, "o-", color="C0", label="mean over chains")
+    ax.set_ylim(0.0, 1.02)
+    ax.set_xlabel("temperature pair (geometric mean)")
+    ax.set_ylabel("swap acceptance")
+    ax.set_title("Replica exchange along the ladder")
+    ax.legend(fontsize=8)
+    return ax
