@@ -425,3 +425,16 @@ def test_kaufman_and_swap_plots_draw_on_given_axes(ladder_idata):
     assert list(dg.plot_kaufman(comparison, axes=axes[:2])) == list(axes[:2])
     assert dg.plot_swap_acceptance(dg.tempering(ladder_idata[0]), ax=axes[2]) is axes[2]
     assert len(axes[0].lines) >= 2 and axes[2].get_ylabel() == "swap acceptance"
+
+
+def test_plot_trace_draws_traces_and_flat_ranks():
+    from matplotlib.figure import Figure
+
+    draws = np.random.default_rng(0).normal(size=(3, 400))
+    post = xr.Dataset({"physical_energy": (("chain", "draw"), draws),
+                       "magnetization": (("chain", "draw"), draws + np.arange(3)[:, None])})
+    axes = Figure().subplots(2, 2)
+    assert dg.plot_trace(post, axes=axes) is not None
+    assert len(axes[0, 0].lines) == 3 and axes[1, 0].get_ylabel() == "magnetization"
+    with pytest.raises(ValueError, match="no variable"):
+        dg.plot_trace(post, var_names="spins", axes=Figure().subplots(1, 2))
