@@ -82,8 +82,9 @@ def plot_trace(idata, var_names=("physical_energy", "magnetization"), axes=None,
 
     Left: each chain's draws against the draw index. Right: the rank plot of Vehtari et al.
     (2021): all draws of all chains are ranked together, and each chain's ranks are
-    histogrammed in ``bins`` bins. Chains that sample the same distribution give flat
-    histograms (each bin holds about ``draws / bins`` of a chain's ranks, the dotted line);
+    histogrammed in ``bins`` bins (equal values, common for discrete quantities such as a
+    lattice's energy, are ranked in a random order with a fixed seed, so that ties do not
+    favour any chain). Chains that sample the same distribution give flat histograms (each bin holds about ``draws / bins`` of a chain's ranks, the dotted line);
     a chain stuck in one part of the distribution piles its ranks at one end.
 
     ``idata``: InferenceData / DataTree from :func:`to_inference_data` (or a posterior
@@ -106,7 +107,11 @@ def plot_trace(idata, var_names=("physical_energy", "magnetization"), axes=None,
         if values.ndim != 2:
             raise ValueError(f"{name!r} is not a scalar per draw: dims {post[name].dims}")
         chains, draws = values.shape
-        ranks = np.argsort(np.argsort(values.ravel(), kind="stable"), kind="stable").reshape(chains, draws)
+        flat = values.ravel()
+        order = np.lexsort((np.random.default_rng(0).random(flat.size), flat))  # ties in random order
+        ranks = np.empty(flat.size, np.int64)
+        ranks[order] = np.arange(flat.size)
+        ranks = ranks.reshape(chains, draws)
         edges = np.linspace(0, chains * draws, bins + 1)
         for c in range(chains):
             trace_ax.plot(values[c], lw=0.5, alpha=0.8, color=f"C{c % 10}", label=f"chain {c}")
