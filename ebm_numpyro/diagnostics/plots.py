@@ -82,7 +82,7 @@ def plot_trace(idata, var_names=("physical_energy", "magnetization"), axes=None,
 
     Left: each chain's draws against the draw index. Right: the rank plot of Vehtari et al.
     (2021): all draws of all chains are ranked together, and each chain's ranks are
-    histogrammed in ``bins`` bins (equal values, common for discrete quantities such as a
+    histogrammed in ``bins`` bins, one row per chain (equal values, common for discrete quantities such as a
     lattice's energy, are ranked in a random order with a fixed seed, so that ties do not
     favour any chain). Chains that sample the same distribution give flat histograms (each bin holds about ``draws / bins`` of a chain's ranks, the dotted line);
     a chain stuck in one part of the distribution piles its ranks at one end.
@@ -113,17 +113,19 @@ def plot_trace(idata, var_names=("physical_energy", "magnetization"), axes=None,
         ranks[order] = np.arange(flat.size)
         ranks = ranks.reshape(chains, draws)
         edges = np.linspace(0, chains * draws, bins + 1)
+        height = 2.0 * draws / bins  # each chain's histogram on its own baseline, as ArviZ draws it
         for c in range(chains):
             trace_ax.plot(values[c], lw=0.5, alpha=0.8, color=f"C{c % 10}", label=f"chain {c}")
             counts, _ = np.histogram(ranks[c], bins=edges)
-            rank_ax.step(np.arange(bins + 1), np.append(counts, counts[-1]), where="post",
-                         color=f"C{c % 10}", lw=1.0)
-        rank_ax.axhline(draws / bins, ls=":", color="0.4", lw=1)
+            base = c * height * 1.1
+            rank_ax.bar(np.arange(bins), np.minimum(counts, height), width=1.0, bottom=base, align="edge",
+                        color=f"C{c % 10}", alpha=0.8, edgecolor="white", lw=0.3)
+            rank_ax.axhline(base + draws / bins, ls=":", color="0.3", lw=0.8)
         trace_ax.set_ylabel(name)
         trace_ax.set_xlabel("draw")
         rank_ax.set_xlabel(f"rank bin (of {bins})")
-        rank_ax.set_ylabel("draws per bin")
-        rank_ax.set_ylim(bottom=0)
+        rank_ax.set_yticks([c * height * 1.1 for c in range(chains)], [f"chain {c}" for c in range(chains)], fontsize=7)
+        rank_ax.set_xlim(0, bins)
     axes[0, 0].set_title("trace")
     axes[0, 1].set_title("rank plot")
     if len(names) and chains <= 8:
