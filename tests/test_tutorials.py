@@ -73,3 +73,10 @@ def test_notebook_outputs_come_from_the_current_api(path):
     assert recorded.get("api_fingerprint") == EXECUTE.api_fingerprint(), (
         f"{path.name}: outputs come from another public API than today's; {refresh}"
     )
+
+
+def test_api_fingerprint_covers_signatures():
+    lines = EXECUTE.api_description()
+    assert any(line.startswith("ebm_numpyro.class TemperedGibbs(model=None, potential_fn=None") for line in lines)
+    assert any(line.startswith("ebm_numpyro.learning.fit(") for line in lines)
+    assert EXECUTE.api_fingerprint() == EXECUTE.api_fingerprint()
