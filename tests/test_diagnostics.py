@@ -425,3 +425,27 @@ def test_kaufman_and_swap_plots_draw_on_given_axes(ladder_idata):
     assert list(dg.plot_kaufman(comparison, axes=axes[:2])) == list(axes[:2])
     assert dg.plot_swap_acceptance(dg.tempering(ladder_idata[0]), ax=axes[2]) is axes[2]
     assert len(axes[0].lines) >= 2 and axes[2].get_ylabel() == "swap acceptance"
+
+
+def test_plot_trace_draws_traces_and_flat_ranks():
+    from matplotlib.figure import Figure
+
+    draws = np.random.default_rng(0).normal(size=(3, 400))
+    post = xr.Dataset({"physical_energy": (("chain", "draw"), draws),
+                       "magnetization": (("chain", "draw"), draws + np.arange(3)[:, None])})
+    axes = Figure().subplots(2, 2)
+    assert dg.plot_trace(post, axes=axes) is not None
+    assert len(axes[0, 0].lines) == 3 and axes[1, 0].get_ylabel() == "magnetization"
+    assert len(axes[0, 1].patches) == 3 * 20  # one rank histogram per chain
+    with pytest.raises(ValueError, match="no variable"):
+        dg.plot_trace(post, var_names="spins", axes=Figure().subplots(1, 2))
+
+
+def test_plot_trace_ranks_ties_without_favouring_a_chain():
+    from matplotlib.figure import Figure
+
+    draws = np.random.default_rng(1).integers(0, 3, size=(4, 3000)).astype(float)  # heavy ties
+    axes = dg.plot_trace(xr.Dataset({"physical_energy": (("chain", "draw"), draws)}), "physical_energy",
+                         axes=Figure().subplots(1, 2), bins=10)
+    counts = np.array([p.get_height() for p in axes[0, 1].patches]).reshape(4, 10)
+    assert np.all(np.abs(counts - 300) < 5 * np.sqrt(300)), counts

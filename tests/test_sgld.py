@@ -272,3 +272,17 @@ def test_constrained_site_and_deterministic_come_back_constrained():
     assert abs(float(np.mean(s["scale"])) - float(np.std(x))) < 0.05
     # the kernel works in NumPyro's unconstrained space (log scale)
     assert np.all(np.asarray(mcmc.last_state.z["scale"]) < 0)
+
+
+def test_python_number_model_argument_is_a_constant_not_a_tracer():
+    """A batch size passed as a model argument is a shape: the kernel must not trace it."""
+
+    def model(x, batch_size=None):
+        mu = numpyro.sample("mu", dist.Normal(0.0, 10.0))
+        with numpyro.plate("data", x.shape[0], subsample_size=batch_size):
+            numpyro.sample("obs", dist.Normal(mu, 1.0), obs=numpyro.subsample(x, event_dim=0))
+
+    x = np.random.default_rng(0).normal(1.0, 1.0, size=500).astype(np.float32)
+    mcmc = MCMC(SGLD(model, step_size=1e-4), num_warmup=10, num_samples=20, progress_bar=False)
+    mcmc.run(jax.random.key(0), x, batch_size=50)
+    assert mcmc.get_samples()["mu"].shape == (20,)

@@ -6,7 +6,8 @@
 - :func:`tempering` — swap acceptance per ladder pair and replica round trips;
 - :func:`compare_exact` — sampled vs exact ⟨E⟩, ⟨x_i⟩, ⟨x_i x_j⟩ with z-scores from the MCSE;
 - :func:`compare_kaufman` — energy and heat capacity per spin along a ladder against Kaufman's
-  exact periodic lattice (any size), with z-scores; :func:`plot_kaufman`, :func:`plot_swap_acceptance`;
+  exact periodic lattice (any size), with z-scores; :func:`plot_kaufman`, :func:`plot_swap_acceptance`,
+  :func:`plot_trace` (trace and rank plots);
 - :func:`cd_bias_report`, :func:`plot_cd_bias` — the exact CD-k bias from ``learning.cd_bias``.
 
 All ArviZ-version differences live in the private module ``_arviz_compat``.
@@ -26,6 +27,7 @@ from .mixing import autocorrelation as autocorrelation
 from .mixing import mixing as mixing
 from .plots import plot_kaufman as plot_kaufman
 from .plots import plot_swap_acceptance as plot_swap_acceptance
+from .plots import plot_trace as plot_trace
 from .tempering import round_trips as round_trips
 from .tempering import tempering as tempering
 
@@ -42,6 +44,7 @@ __all__ = [
     "mixing",
     "plot_kaufman",
     "plot_swap_acceptance",
+    "plot_trace",
     "round_trips",
     "tempering",
     "to_inference_data",

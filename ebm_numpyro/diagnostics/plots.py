@@ -1,5 +1,6 @@
 """Figures of a tempered lattice run: energy and heat capacity against Kaufman's exact curves,
-and swap acceptance along the ladder (the CD-k bias figure is :func:`plot_cd_bias`).
+swap acceptance along the ladder, trace and rank plots of the chains (the CD-k bias figure is
+:func:`plot_cd_bias`).
 
 Each function draws on the matplotlib Axes it is given (a new figure through pyplot only
 when none is given) and returns them, so the same functions fill notebook figures and the
@@ -12,8 +13,9 @@ import numpy as np
 import xarray as xr
 
 from .. import exact as _exact
+from . import _arviz_compat as _compat
 
-__all__ = ["plot_kaufman", "plot_swap_acceptance"]
+__all__ = ["plot_kaufman", "plot_swap_acceptance", "plot_trace"]
 
 
 def _axes(ax, count, width):
@@ -73,3 +75,59 @@ def plot_swap_acceptance(tempering_result: xr.Dataset, ax=None):
     ax.set_title("Replica exchange along the ladder")
     ax.legend(fontsize=8)
     return ax
+
+
+def plot_trace(idata, var_names=("physical_energy", "magnetization"), axes=None, bins=20):
+    """Trace and rank plots of scalar quantities, one row per quantity (ArviZ 0.23 and 1.x alike).
+
+    Left: each chain's draws against the draw index. Right: the rank plot of Vehtari et al.
+    (2021): all draws of all chains are ranked together, and each chain's ranks are
+    histogrammed in ``bins`` bins, one row per chain (equal values, common for discrete quantities such as a
+    lattice's energy, are ranked in a random order with a fixed seed, so that ties do not
+    favour any chain). Chains that sample the same distribution give flat histograms (each bin holds about ``draws / bins`` of a chain's ranks, the dotted line);
+    a chain stuck in one part of the distribution piles its ranks at one end.
+
+    ``idata``: InferenceData / DataTree from :func:`to_inference_data` (or a posterior
+    ``xarray.Dataset`` with ``chain`` and ``draw`` dims). ``axes``: an array of matplotlib
+    Axes of shape (len(var_names), 2), new ones if None. Returns the Axes.
+    """
+    post = _compat.get_group(idata, "posterior")
+    names = [var_names] if isinstance(var_names, str) else list(var_names)
+    missing = [n for n in names if n not in post.data_vars]
+    if missing:
+        raise ValueError(f"posterior has no variable(s) {missing}; it has {list(post.data_vars)}")
+    if axes is None:
+        import matplotlib.pyplot as plt
+
+        _, axes = plt.subplots(len(names), 2, figsize=(9.0, 2.4 * len(names)), squeeze=False,
+                               gridspec_kw=dict(width_ratios=(2.2, 1.0)))
+    axes = np.asarray(axes).reshape(len(names), 2)
+    for (trace_ax, rank_ax), name in zip(axes, names):
+        values = np.asarray(post[name].transpose("chain", "draw", ...), np.float64)
+        if values.ndim != 2:
+            raise ValueError(f"{name!r} is not a scalar per draw: dims {post[name].dims}")
+        chains, draws = values.shape
+        flat = values.ravel()
+        order = np.lexsort((np.random.default_rng(0).random(flat.size), flat))  # ties in random order
+        ranks = np.empty(flat.size, np.int64)
+        ranks[order] = np.arange(flat.size)
+        ranks = ranks.reshape(chains, draws)
+        edges = np.linspace(0, chains * draws, bins + 1)
+        height = 2.0 * draws / bins  # each chain's histogram on its own baseline, as ArviZ draws it
+        for c in range(chains):
+            trace_ax.plot(values[c], lw=0.5, alpha=0.8, color=f"C{c % 10}", label=f"chain {c}")
+            counts, _ = np.histogram(ranks[c], bins=edges)
+            base = c * height * 1.1
+            rank_ax.bar(np.arange(bins), np.minimum(counts, height), width=1.0, bottom=base, align="edge",
+                        color=f"C{c % 10}", alpha=0.8, edgecolor="white", lw=0.3)
+            rank_ax.axhline(base + draws / bins, ls=":", color="0.3", lw=0.8)
+        trace_ax.set_ylabel(name)
+        trace_ax.set_xlabel("draw")
+        rank_ax.set_xlabel(f"rank bin (of {bins})")
+        rank_ax.set_yticks([c * height * 1.1 for c in range(chains)], [f"chain {c}" for c in range(chains)], fontsize=7)
+        rank_ax.set_xlim(0, bins)
+    axes[0, 0].set_title("trace")
+    axes[0, 1].set_title("rank plot")
+    if len(names) and chains <= 8:
+        axes[0, 0].legend(fontsize=7, ncol=min(chains, 4), loc="best")
+    return axes

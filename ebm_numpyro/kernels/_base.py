@@ -229,13 +229,15 @@ class EBMKernel(MCMCKernel):
         ``MCMC.run`` re-traces its whole loop on every call; with the step already a jitted
         function of the same kernel, that trace reuses the step's cached jaxpr instead of
         re-tracing the model (and ``init`` runs as one compiled call instead of op by op).
-        Model arguments that are not arrays (a Python object, a string) cannot be traced:
-        then the plain function runs.
+        Model arguments that are not arrays (a Python object, a string) cannot be traced, and
+        Python numbers must not be: a model may use them as shapes, e.g.
+        ``plate(..., subsample_size=batch_size)``, which NumPyro (``jit_model_args=False``)
+        passes as constants. Then the plain function runs.
         """
         fn = (functools.partial(_init, self, bool(vectorized)) if which == "init"
               else self._sample_fn)
         leaves = jax.tree_util.tree_leaves((model_args, model_kwargs))
-        if not all(isinstance(v, (jax.Array, np.ndarray, np.generic, int, float, bool, complex)) for v in leaves):
+        if not all(isinstance(v, (jax.Array, np.ndarray)) for v in leaves):
             return fn
         if self._jitted is None:
             self._jitted = {}

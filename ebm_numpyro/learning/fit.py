@@ -211,12 +211,14 @@ def fit(
         history = dict(epoch=[], log_likelihood=[], log_likelihood_se=[], seconds=[])
         state = FitResult(model, optimizer.init(model), chains, 0, key, history)
 
-    try:
-        from tqdm.auto import tqdm
+    bar = None
+    if progress:  # never touch tqdm otherwise: tqdm.auto warns in notebooks without ipywidgets
+        try:
+            from tqdm.auto import tqdm
 
-        bar = tqdm(total=epochs, initial=min(state.epoch, epochs), disable=not progress, desc=f"fit[{method}]")
-    except ImportError:  # pragma: no cover
-        bar = None
+            bar = tqdm(total=epochs, initial=min(state.epoch, epochs), desc=f"fit[{method}]")
+        except ImportError:  # pragma: no cover
+            pass
     model, opt_state, chains, key, history = state.model, state.opt_state, state.chains, state.key, state.history
     chains_arg = chains if chains is not None else jnp.zeros((0,) + data.shape[1:], data.dtype)
     for epoch in range(state.epoch, epochs):
