@@ -5,12 +5,14 @@ kernels, and exact enumeration gives ground truth on small models.
 """
 
 from . import datasets as datasets
+from . import distributions as distributions
 from . import exact as exact
 from . import kernels as kernels
 from . import learning as learning
 from . import landscape as landscape
 from . import losses as losses
 from . import schedules as schedules
+from .distributions import Boltzmann as Boltzmann
 from .kernels import SGLD as SGLD
 from .kernels import CyclicAnnealing as CyclicAnnealing
 from .kernels import TemperedGibbs as TemperedGibbs
