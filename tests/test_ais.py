@@ -32,6 +32,7 @@ def trained_rbm():
     return res.model, data
 
 
+@pytest.mark.slow
 def test_random_rbm_24x16():
     model = _random_rbm(24, 16, 0)
     res = learning.ais_log_partition(model, jax.random.key(0), num_chains=200, num_temperatures=3000)

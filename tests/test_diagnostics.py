@@ -322,6 +322,7 @@ def test_compare_exact_detects_a_wrong_model(frustrated):
     assert dg.max_abs_z(dg.compare_exact(idata, flipped, correlations=False)) > 10
 
 
+@pytest.mark.slow
 def test_compare_exact_rbm_and_lattice():
     rng = np.random.default_rng(5)
     key = jax.random.PRNGKey(2)
@@ -365,6 +366,7 @@ def test_correlation_chunking_matches_direct(frustrated, monkeypatch):
 
 
 # --- with the real kernel ----------------------------------------------------------------
+@pytest.mark.slow
 def test_tempered_gibbs_run_end_to_end():
     from numpyro.infer import MCMC
 

@@ -348,9 +348,9 @@ def sampled_level_counts(model, temperature, levels, chains, sweeps, key, tracke
     "rows,cols,field,temperature,sweeps",
     [
         (4, 4, 0.0, 0.45, 4096),  # lattice path; the old 24-bit rule never left the all-up state here
-        (4, 4, 0.5, 0.55, 1024),  # lattice path; the old rule made the first excited level 41% too frequent
+        pytest.param(4, 4, 0.5, 0.55, 1024, marks=pytest.mark.slow),  # lattice path; the old rule made the first excited level 41% too frequent
         (3, 3, 0.0, 0.55, 512),  # odd sides: generic block path
-        (3, 3, 0.5, 0.6, 512),
+        pytest.param(3, 3, 0.5, 0.6, 512, marks=pytest.mark.slow),
     ],
 )
 def test_rare_levels_match_enumeration(rows, cols, field, temperature, sweeps):

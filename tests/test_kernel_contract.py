@@ -210,9 +210,16 @@ CONFIGS = [_tg_config(name, m, ladder) for name, m in DISCRETE.items() for ladde
 ]
 #: one configuration per kernel runs by default; the whole matrix with `pytest --all` (CI)
 FAST = ("gibbs-lattice-ladder", "sgld-potential", "annealing-continuous")
-CFG = pytest.mark.parametrize(
-    "cfg", [pytest.param(c, id=c.id, marks=() if c.id in FAST else pytest.mark.slow) for c in CONFIGS]
-)
+
+
+def configs(fast=FAST):
+    """Parametrize over every configuration; those not in ``fast`` only run with ``--all``."""
+    return pytest.mark.parametrize(
+        "cfg", [pytest.param(c, id=c.id, marks=() if c.id in fast else pytest.mark.slow) for c in CONFIGS]
+    )
+
+
+CFG = configs()
 
 
 # ----------------------------------------------------------------------------- running
@@ -286,7 +293,7 @@ def reference(cfg):
 
 
 # ----------------------------------------------------------------------------- 1. determinism
-@CFG
+@configs(fast=("gibbs-lattice-ladder",))
 def test_same_key_same_draws(cfg):
     _, ref = reference(cfg)
     assert_same_draws(draws(run(cfg)), ref, "second run with the same key")
@@ -297,7 +304,7 @@ def test_same_key_same_draws(cfg):
 
 
 # ----------------------------------------------------------------------------- 2. chain methods
-@CFG
+@configs(fast=("sgld-potential",))
 @pytest.mark.parametrize("chain_method", ["sequential", "parallel"])
 def test_chain_methods_agree(cfg, chain_method):
     _, ref = reference(cfg)
@@ -339,7 +346,7 @@ def resume(mcmc, cfg):
     return draws(mcmc)
 
 
-@CFG
+@configs(fast=("annealing-continuous",))
 def test_resume_from_post_warmup_state(cfg):
     _, ref = reference(cfg)
     first = run(cfg, num_samples=S)
@@ -348,19 +355,7 @@ def test_resume_from_post_warmup_state(cfg):
 
 
 # ----------------------------------------------------------------------------- 4. pickling
-PICKLE_CFG = pytest.mark.parametrize(
-    "cfg",
-    [
-        pytest.param(
-            c, id=c.id,
-            marks=[pytest.mark.slow] if c.id not in FAST else [],
-        )
-        for c in CONFIGS
-    ],
-)
-
-
-@PICKLE_CFG
+@configs(fast=("sgld-potential",))
 def test_pickle_kernel_before_and_after_run(cfg):
     mcmc, ref = reference(cfg)
     fresh = pickle.loads(pickle.dumps(cfg.make()))
@@ -370,7 +365,7 @@ def test_pickle_kernel_before_and_after_run(cfg):
     assert_same_draws(draws(run(cfg, used)), ref, "kernel unpickled after a run")
 
 
-@PICKLE_CFG
+@configs(fast=("annealing-continuous",))
 def test_pickled_mcmc_resumes(cfg):
     _, ref = reference(cfg)
     first = run(cfg, num_samples=S)
@@ -595,6 +590,7 @@ def test_potential_fn_needs_init_params(build):
         run_bad(build())
 
 
+@pytest.mark.slow
 def test_gibbs_needs_no_init_params():
     """The one kernel that starts from uniformly random states (no ``init_params``)."""
     mcmc = MCMC(ebm.TemperedGibbs(potential_fn=pot(RBM)), num_warmup=1, num_samples=2, progress_bar=False)

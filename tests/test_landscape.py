@@ -13,6 +13,7 @@ from ebm_numpyro import landscape
 Z = 4.0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("dim", [1, 2])
 def test_entropic_force_occupancy_ratio(dim):
     r = landscape.entropic_force_experiment(
@@ -56,6 +57,7 @@ def test_entropic_force_bad_input():
         landscape.entropic_force_experiment(1, step_size=0.0)
 
 
+@pytest.mark.slow
 def test_hessian_trace_and_top_eigenvalue_on_a_quadratic():
     import jax
     import jax.numpy as jnp

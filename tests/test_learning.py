@@ -63,6 +63,7 @@ def test_exact_gradient_fully_visible(kind):
 
 
 # --- CD and PCD ---------------------------------------------------------------------------
+@pytest.mark.slow
 def test_cd_with_long_chains_is_unbiased_bm():
     """CD-k with k large forgets the data: its mean is the exact gradient (z-test, generic Gibbs sweeps)."""
     model, data = _bm(), _data(10, 5)
@@ -78,6 +79,7 @@ def test_cd_with_long_chains_is_unbiased_bm():
         assert np.max(np.abs(z)) < 4.0, (field, np.max(np.abs(z)))
 
 
+@pytest.mark.slow
 def test_cd_and_pcd_shapes_jit_and_keys():
     model, data = _rbm(), _data(16, 6)
     key = jax.random.key(3)
@@ -95,6 +97,7 @@ def test_cd_and_pcd_shapes_jit_and_keys():
     assert jax.tree.structure(g) == jax.tree.structure(model)
 
 
+@pytest.mark.slow
 def test_pcd_chains_sample_the_model():
     """Persistent chains (fixed model) visit visible states with the exact marginal frequencies."""
     model = _rbm(4, 3, seed=5)
@@ -110,6 +113,7 @@ def test_pcd_chains_sample_the_model():
 
 
 # --- fit ------------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_fit_exact_increases_log_likelihood():
     data = ebm.datasets.bars_and_stripes(2)
     start = ebm.RBM(np.random.default_rng(0).normal(size=(4, 3)) * 0.5)
@@ -121,6 +125,7 @@ def test_fit_exact_increases_log_likelihood():
     assert res.history["log_likelihood_se"] == [0.0] * 3
 
 
+@pytest.mark.slow
 def test_cd1_fixed_point_is_biased():
     """3x3 bars-and-stripes, 9x4 RBM, same start and optimizer: CD-1 ends at a lower exact
     log-likelihood than exact-gradient training, both with sampled CD-1 (``fit``) and with the
@@ -208,6 +213,7 @@ def _sparse(seed=0):
     return ebm.Ising.from_edges(5, edges, rng.normal(size=len(edges)) * 0.5, rng.normal(size=5) * 0.3)
 
 
+@pytest.mark.slow
 def test_sparse_model_learns_like_its_dense_twin():
     """from_edges models: exact/CD gradients and fit work (they raised TypeError on index leaves)."""
     model, data = _sparse(), _data(20, 5, values=(-1, 1))
@@ -238,6 +244,7 @@ def test_positive_phase_of_a_huge_lattice_builds_no_dense_matrix():
     np.testing.assert_allclose(float(g.field), 4096 * 4096, rtol=1e-6)
 
 
+@pytest.mark.slow
 def test_fit_defaults_skip_ais_on_large_models():
     """log_likelihood="auto": exact history when enumerable, no (costly) AIS otherwise."""
     big = _rbm(24, 22, scale=0.05)

@@ -63,6 +63,7 @@ def test_lattice_uses_checkerboard_or_three_colours():
     assert len(ebm.Ising.square_lattice(3, 3).blocks) == 3
 
 
+@pytest.mark.slow
 def test_local_field_is_minus_energy_derivative(rng):
     """Flipping unit i changes E by -(up - down) f_i (sign by direction): the Gibbs field is exact."""
     for model in _models(rng):
@@ -159,6 +160,7 @@ def test_lattice_memory_is_the_spins_only():
 
 
 # --- property-based invariances --------------------------------------------------
+@pytest.mark.slow
 @settings(max_examples=15, deadline=None)
 @given(seed=st.integers(0, 2**31 - 1), n=st.integers(2, 9))
 def test_global_spin_flip_symmetry_at_zero_field(seed, n):
@@ -172,6 +174,7 @@ def test_global_spin_flip_symmetry_at_zero_field(seed, n):
         np.testing.assert_allclose(model.energy(x), model.energy(-x), rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.slow
 @settings(max_examples=10, deadline=None)
 @given(seed=st.integers(0, 2**31 - 1), batch=st.lists(st.integers(1, 3), min_size=1, max_size=3))
 def test_energy_is_batched_over_leading_axes(seed, batch):

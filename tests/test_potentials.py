@@ -29,6 +29,7 @@ def test_potential_is_energy_over_temperature():
     np.testing.assert_allclose(ebm.potential(lattice, 2.0)(jnp.ones((3, 3))), -9.0)
 
 
+@pytest.mark.slow
 def test_nuts_samples_double_well_through_mcmc():
     """NUTS on p(x) ∝ exp(-(x²-1)²/T) reproduces ⟨x²⟩ from quadrature within 4 MCSE."""
     model, T = ebm.DoubleWell(), 1.0
@@ -61,6 +62,7 @@ def test_energy_factor_adds_minus_energy_over_temperature():
     assert trace["boltzmann"]["fn"].batch_shape == (4,)
 
 
+@pytest.mark.slow
 def test_energy_factor_in_a_continuous_model_with_nuts():
     """A prior times a double-well factor: sampled ⟨x⟩ matches quadrature of the product density."""
     model = ebm.DoubleWell(tilt=0.3)

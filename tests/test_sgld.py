@@ -64,6 +64,7 @@ def test_subsample_plate_detection(gaussian_data):
     assert plates == {"data": (N, B)}
 
 
+@pytest.mark.slow
 def test_conjugate_gaussian_subsample_plate(gaussian_data):
     """N = 10,000, B = 100: mean and variance (T = 1 and T = 4) against the analytic values."""
     eps = 2e-5
@@ -118,6 +119,7 @@ def test_full_batch_decreasing_step_correlated_gaussian():
     assert abs(c - cov[0, 1]) < Z * se_c + 0.03
 
 
+@pytest.mark.slow
 def test_vectorized_warmup_and_resume_continue_the_schedule():
     sched = schedules.polynomial_decay(0.1, 1.0, 0.6)
     kernel = SGLD(potential_fn=lambda z: 0.5 * jnp.sum(z**2), step_size=sched)
@@ -134,6 +136,7 @@ def test_vectorized_warmup_and_resume_continue_the_schedule():
     np.testing.assert_allclose(second["step_size"][1], sched(jnp.arange(30, 50)), rtol=1e-6)
 
 
+@pytest.mark.slow
 def test_same_key_same_draws_and_sequential_matches_shapes(gaussian_data):
     def run():
         mcmc = MCMC(SGLD(gaussian_model, step_size=1e-5), num_warmup=5, num_samples=10,
@@ -162,6 +165,7 @@ def test_cyclical_step_size_exploration_phase_has_no_noise():
     assert np.all(z[:12] == 0) and np.any(z[13:25] != 0)
 
 
+@pytest.mark.slow
 def test_rmsprop_preconditioning_conjugate_mean(gaussian_data):
     mcmc = MCMC(SGLD(gaussian_model, step_size=1e-2, preconditioning="rmsprop"),
                 num_warmup=500, num_samples=5000, num_chains=2, chain_method="vectorized",
@@ -249,6 +253,7 @@ def test_potential_fn_needs_init_params():
         mcmc.run(jax.random.PRNGKey(0))
 
 
+@pytest.mark.slow
 def test_constrained_site_and_deterministic_come_back_constrained():
     x = np.asarray(0.5 * jax.random.normal(jax.random.PRNGKey(9), (2000,)))
 

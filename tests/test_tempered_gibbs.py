@@ -274,6 +274,7 @@ def test_progress_bar_single_chain(capsys):
     np.testing.assert_array_equal(kernel2.temperatures, [1.0, 2.0])
 
 
+@pytest.mark.slow
 def test_jit_dtypes_and_x64():
     kernel = gibbs(frustrated_ising(n=5), temperatures=[2.0, 3.0])
     state = kernel.init(jax.random.key(0), 0)
@@ -293,6 +294,7 @@ def test_jit_dtypes_and_x64():
 
 
 # ----------------------------------------------------------------------------- exactness
+@pytest.mark.slow
 @pytest.mark.parametrize("sparse", [False, True])
 def test_frequencies_single_temperature(sparse):
     """All 2^10 states of a frustrated ±J model with fields: sampled vs exact probabilities."""
@@ -304,6 +306,7 @@ def test_frequencies_single_temperature(sparse):
     assert_frequencies_match(codes, exact_probabilities(model, 1.0), "single temperature")
 
 
+@pytest.mark.slow
 def test_frequencies_every_rung_of_a_ladder():
     model = frustrated_ising(seed=5)
     ladder = np.array([0.8, 1.2, 1.9])
@@ -335,6 +338,7 @@ def test_rbm_joint_statistics_match_exact_moments():
     assert np.abs(z).max() < z_crit(want.size), f"max |z| = {np.abs(z).max():.2f}"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "rows,cols,coupling,field,temperature",
     [(4, 4, 0.7, 0.3, 2.0), (4, 4, -0.8, 0.5, 1.5), (3, 4, 1.0, -0.2, 2.8)],  # fast, fast (AF), generic

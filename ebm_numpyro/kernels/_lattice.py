@@ -40,7 +40,8 @@ from jax import lax
 from ..models import LatticeIsing
 from .heat_bath import below, chunks16, rare_probability, resolve_ties, split_probability, tie_words
 
-__all__ = ["supports", "pack", "unpack", "half_neighbour_sum", "table", "sweep"]
+__all__ = ["supports", "pack", "unpack", "to_packed", "from_packed", "half_neighbour_sum", "table", "sum_last",
+           "sweep_packed", "sweep"]
 
 #: neighbour sums n = -4, -2, 0, 2, 4 (index (n + 4) / 2)
 NEIGHBOUR_SUMS = (-4, -2, 0, 2, 4)
@@ -122,13 +123,44 @@ def _flipped(a, rare):
     return jnp.where(rare < 0, ((-a - 1) << 15) | 0x7FFF, a << 15)
 
 
-def sweep(words, model, x, beta, barrier=None):
-    """One checkerboard sweep of every replica; returns ``(x, energy, magnetization)``.
+def sum_last(v, bound):
+    """Sum over the last axis of the small ``int8`` values ``v`` (``|v| <= bound``), as ``int32``.
 
-    ``x`` is ``batch + (rows, cols)`` int8, ``beta`` a scalar or of shape ``batch``, ``words``
-    the sweep's two Threefry key words. Colour ``c`` draws from stream ``c``; its site ``k`` in
-    flattened replica ``r`` is unit ``r * rows*cols/2 + k`` of :func:`.heat_bath.chunks16`
-    (four sites per Threefry evaluation) and, on a tie, of :func:`.heat_bath.tie_words`.
+    XLA's CPU row reductions cost about as much as a Threefry evaluation per element; so
+    groups of ``g`` (``g * bound <= 127``) are first added in ``int8`` across a non-minor axis
+    (plain vector adds), and only the ``g`` times shorter rest is reduced in ``int32``.
+    """
+    m = v.shape[-1]
+    g = next((g for g in (16, 8, 4, 2) if m % g == 0 and g * bound <= 127), 1)
+    if g > 1:
+        v = jnp.sum(v.reshape(v.shape[:-1] + (g, m // g)), axis=-2, dtype=jnp.int8)
+    return jnp.sum(v, axis=-1, dtype=jnp.int32)
+
+
+def to_packed(x):
+    """Natural ``batch + (rows, cols)`` spins -> the kernel's layout ``batch + (2, rows, cols/2)``
+    (the two half lattices of :func:`pack`, colour 0 first)."""
+    *batch, rows, cols = x.shape
+    a, b = pack(x)
+    return jnp.stack([a, b], axis=-2).reshape(*batch, 2, rows, cols // 2)
+
+
+def from_packed(p):
+    """Inverse of :func:`to_packed`."""
+    *batch, _, rows, w = p.shape
+    return unpack(p[..., 0, :, :].reshape(*batch, rows * w), p[..., 1, :, :].reshape(*batch, rows * w), rows, 2 * w)
+
+
+def sweep_packed(words, model, p, beta, barrier=None):
+    """One checkerboard sweep of every replica in the layout of :func:`to_packed`;
+    returns ``(p, energy, magnetization)``.
+
+    ``p`` is ``batch + (2, rows, cols/2)`` int8, ``beta`` a scalar or of shape ``batch``,
+    ``words`` the sweep's two Threefry key words. Colour ``c`` draws from stream ``c``; its
+    site ``k`` in flattened replica ``r`` is unit ``r * rows*cols/2 + k`` of
+    :func:`.heat_bath.chunks16` (four sites per Threefry evaluation) and, on a tie, of
+    :func:`.heat_bath.tie_words`. The energy reuses the colour-1 neighbour sums, and every sum
+    goes through :func:`sum_last`.
 
     On CPU, XLA would re-derive a freshly updated half lattice (Threefry included) inside each
     of its five consumers in the next half sweep instead of reading it from memory (several
@@ -141,18 +173,20 @@ def sweep(words, model, x, beta, barrier=None):
     rows, cols = model.rows, model.cols
     a_tab, r_tab, rare_tab = table(model, beta)
     flip = _flipped(a_tab, rare_tab)
-    a, b = pack(x)
-    half = a.shape[-1]
-    batch = a.shape[:-1]
+    batch = p.shape[:-3]
+    half = rows * (cols // 2)
+    a = p[..., 0, :, :].reshape(batch + (half,))
+    b = p[..., 1, :, :].reshape(batch + (half,))
     r_flat = jnp.broadcast_to(r_tab, batch + (5,)).reshape(-1)
     rare_flat = jnp.broadcast_to(rare_tab, batch + (5,)).reshape(-1)
 
-    def half_sweep(colour, stale, other):
+    def half_sweep(colour, other):
+        """The new colour-``colour`` half lattice, its sum and its bond sum with ``other``."""
         n = half_neighbour_sum(other, rows, cols, colour)
         entry = _select(n, flip)
-        u = chunks16(words, colour, stale.shape).astype(jnp.int32) ^ ((entry << 17) >> 17)
+        u = chunks16(words, colour, n.shape).astype(jnp.int32) ^ ((entry << 17) >> 17)
         thr = entry >> 15
-        tie = ((n + 8) >> 1).astype(stale.dtype)  # 2 + table index
+        tie = ((n + 8) >> 1).astype(jnp.int8)  # 2 + table index
         spins = jnp.where(u < thr, jnp.int8(1), jnp.where(u > thr, jnp.int8(-1), tie)).reshape(-1)
 
         def resolve(index, spins):
@@ -160,18 +194,35 @@ def sweep(words, model, x, beta, barrier=None):
             s = rare_flat[slot]
             return jnp.where(below(tie_words(words, colour, index), r_flat[slot]), s, -s)
 
-        return resolve_ties(None, spins, resolve).reshape(stale.shape).astype(stale.dtype)
+        new = resolve_ties(None, spins, resolve).reshape(n.shape)
+        return new, sum_last(new, 1), sum_last(new * n.astype(jnp.int8), 4)
+
+    def skip(stale):
+        return stale, jnp.zeros(batch, jnp.int32), jnp.zeros(batch, jnp.int32)
 
     if barrier is None and jax.default_backend() != "cpu":
-        a = half_sweep(0, a, b)
-        b = half_sweep(1, b, a)
+        a, total_a, _ = half_sweep(0, b)
+        b, total_b, bonds = half_sweep(1, a)
     elif barrier is None:
-        a, b = lax.fori_loop(0, 2, lambda c, ab: (ab[1], half_sweep(c, *ab)), (a, b))
+        def body(c, carry):
+            a, b, total_a, _, _ = carry
+            new, total, bonds = half_sweep(c, b)
+            return b, new, total, total_a, bonds
+
+        zero = jnp.zeros(batch, jnp.int32)
+        a, b, total_b, total_a, bonds = lax.fori_loop(0, 2, body, (a, b, zero, zero, zero))
     else:
-        a = lax.cond(barrier, lambda: half_sweep(0, a, b), lambda: a)
-        b = lax.cond(barrier, lambda: half_sweep(1, b, a), lambda: b)
-    bonds = jnp.sum((b * half_neighbour_sum(a, rows, cols, 1)).astype(jnp.int32), axis=-1)
-    total = jnp.sum(a.astype(jnp.int32), axis=-1) + jnp.sum(b.astype(jnp.int32), axis=-1)
+        a, total_a, _ = lax.cond(barrier, lambda: half_sweep(0, b), lambda: skip(a))
+        b, total_b, bonds = lax.cond(barrier, lambda: half_sweep(1, a), lambda: skip(b))
+    total = total_a + total_b
     dtype = model.coupling.dtype
     energy = -model.coupling * bonds.astype(dtype) - model.field * total.astype(dtype)
-    return unpack(a, b, rows, cols), energy, total.astype(dtype) / (rows * cols)
+    p = jnp.stack([a, b], axis=-2).reshape(p.shape)
+    return p, energy, total.astype(dtype) / (rows * cols)
+
+
+def sweep(words, model, x, beta, barrier=None):
+    """:func:`sweep_packed` on natural ``batch + (rows, cols)`` spins; returns ``(x, energy,
+    magnetization)`` (the same draws: the layout only changes where the spins are stored)."""
+    p, energy, mag = sweep_packed(words, model, to_packed(x), beta, barrier)
+    return from_packed(p), energy, mag

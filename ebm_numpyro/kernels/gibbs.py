@@ -26,7 +26,7 @@ from .._checks import check_temperature
 from ..models import DiscreteModel
 from ..potentials import Potential
 from ..schedules import as_schedule, check_schedule
-from . import _random
+from . import _lattice, _random
 from ._base import EBMKernel, OutputLayout, state_name
 from . import model_gibbs
 from .heat_bath import metropolis_from_words, sweep, uniform_units
@@ -39,6 +39,7 @@ __all__ = [
     "tempered_gibbs_step",
     "model_gibbs_step",
     "TemperedGibbsState",
+    "LatticeGibbsState",
     "TemperedGibbs",
     "AUTO_STORE_UNITS",
 ]
@@ -125,8 +126,13 @@ def tempered_gibbs_step(words, state: ReplicaState, model, betas, parity, barrie
     product invariant. ``barrier`` is the CPU fusion barrier of the lattice path
     (:func:`ebm_numpyro.kernels.heat_bath.sweep`). Returns ``(ReplicaState, ReplicaInfo)``.
     """
+    return _replica_step(sweep, words, state, model, betas, parity, barrier)
+
+
+def _replica_step(sweep_fn, words, state, model, betas, parity, barrier):
+    """:func:`tempered_gibbs_step` with the sweep ``sweep_fn`` (the units' layout is its own)."""
     dtype = state.energies.dtype
-    x, energies, mags = sweep(words[0], model, state.x, betas, barrier)
+    x, energies, mags = sweep_fn(words[0], model, state.x, betas, barrier)
     energies, mags = energies.astype(dtype), mags.astype(dtype)
     replica_index = state.replica_index
     if betas.shape[-1] > 1:
@@ -193,6 +199,29 @@ class TemperedGibbsState(NamedTuple):
     swap_accept: Any
     mean_swap_accept: Any
     rng_key: Any
+
+
+class LatticeGibbsState(TemperedGibbsState):
+    """:class:`TemperedGibbsState` on a periodic lattice with even sides, where the kernel carries
+    the units in the checkerboard layout of its fast sweep (shape ``(n, 2, rows, cols/2)``,
+    ``ebm_numpyro.kernels._lattice.to_packed``) so that no sweep re-arranges them. The field
+    ``x`` (an extra field, ``last_state.x``) reads them back in the natural ``(n, rows, cols)``
+    layout; :attr:`packed_x` is what the kernel carries."""
+
+    __slots__ = ()
+
+    @property
+    def x(self):
+        return _lattice.from_packed(self.packed_x)
+
+    @property
+    def packed_x(self):
+        return tuple.__getitem__(self, 1)
+
+
+def _carried_units(state):
+    """The units as the kernel carries them (packed on lattices, see :class:`LatticeGibbsState`)."""
+    return tuple.__getitem__(state, 1)
 
 
 def _check_ladder(temperature, temperatures):
@@ -293,6 +322,7 @@ class TemperedGibbs(EBMKernel):
         self._temperatures, self._schedule = _check_ladder(temperature, temperatures)
         self._scan_fn = None
         self._blocks, self._temper, self._plan = blocks, temper, None
+        self._packed = False
         if model is not None:
             if temper not in ("all", "prior"):
                 raise ValueError(f"`temper` must be 'all' (the whole log joint) or 'prior'; got {temper!r}")
@@ -315,6 +345,7 @@ class TemperedGibbs(EBMKernel):
         if store_states is None:
             store_states = energy_model.num_units <= AUTO_STORE_UNITS
         self._store_states = bool(store_states)
+        self._packed = _lattice.supports(energy_model)  # the fast lattice sweep's own layout
 
     # -- properties read by MCMC and the diagnostics ------------------------------------
     @property
@@ -451,9 +482,9 @@ class TemperedGibbs(EBMKernel):
         e0 = replicas.energies[0]
         z = {"physical_energy": e0, "magnetization": mags[0]}
         if self._store_states:
-            z[self.state_name] = replicas.x[0]
+            z[self.state_name] = _lattice.from_packed(replicas.x[0]) if self._packed else replicas.x[0]
         beta0 = self._betas(jnp.maximum(i - 1, 0), e0.dtype)[0]
-        return TemperedGibbsState(
+        return (LatticeGibbsState if self._packed else TemperedGibbsState)(
             i, replicas.x, z, e0 * beta0, e0, mags[0], replicas.energies, replicas.replica_index,
             accept, mean_accept, rng_key,
         )
@@ -491,6 +522,8 @@ class TemperedGibbs(EBMKernel):
         energies = model.energy(x)
         dtype = energies.dtype
         mags = jnp.mean(x.reshape(n, -1).astype(dtype), axis=-1)
+        if self._packed:
+            x = _lattice.to_packed(x)
         replicas = ReplicaState(x, energies, jnp.arange(n, dtype=jnp.int32))
         zeros = jnp.zeros((n - 1,), dtype)
         return self._observe(jnp.zeros((), jnp.int32), replicas, mags, zeros, zeros, rng_key)
@@ -505,8 +538,9 @@ class TemperedGibbs(EBMKernel):
             count = (state.i + 1).astype(state.energies.dtype)
             mean_accept = state.mean_swap_accept + (accept - state.mean_swap_accept) / count
             return self._observe_model(state.i + 1, replicas, rest, accept, mean_accept, rng_key)
-        carried = ReplicaState(state.x, state.energies, state.replica_index)
-        replicas, info = tempered_gibbs_step(words, carried, self.energy_model, betas, state.i % 2, barrier)
+        carried = ReplicaState(_carried_units(state), state.energies, state.replica_index)
+        sweep_fn = _lattice.sweep_packed if self._packed else sweep
+        replicas, info = _replica_step(sweep_fn, words, carried, self.energy_model, betas, state.i % 2, barrier)
         count = (state.i + 1).astype(state.energies.dtype)
         mean_accept = state.mean_swap_accept + (info.swap_accept - state.mean_swap_accept) / count
         return self._observe(state.i + 1, replicas, info.magnetizations, info.swap_accept, mean_accept, rng_key)

@@ -173,7 +173,8 @@ def resolve_ties(marks, out, resolve, tile=_TILE):
     ``marks`` is a flat ``int8`` array, or ``None`` when ``out`` carries the marks itself (the
     lattice's spins, whose tie codes are 2-6, replaced by +-1 once resolved);
     ``resolve(index, out)`` returns the new values of the units with flat indices ``index``
-    (``int32``). Tiles of ``tile`` units holding a marked unit are compacted ``K`` at a time
+    (``int32``). Tiles of ``tile`` units (strided: tile ``t`` holds units ``t + j * tiles``)
+    holding a marked unit are compacted ``K`` at a time
     (``K`` sized so that one pass almost always suffices, or ``K = 1`` found by an argmax when
     at most two ties are expected; a ``while_loop`` takes further passes if needed), so the
     work is proportional to the number of ties and the result is exact for any number of them.
@@ -182,7 +183,9 @@ def resolve_ties(marks, out, resolve, tile=_TILE):
     first = out if marks is None else marks
     tiles = -(-n // tile)
     padded = jnp.pad(first, (0, tiles * tile - n)) if tiles * tile != n else first
-    flags = padded.reshape(tiles, tile).max(axis=1) > 1  # an int8 max: one fast pass
+    # tile t holds the units t, t + tiles, t + 2 tiles, ...: its flag is a column max (plain
+    # vector maxima over int8 rows; XLA's CPU row reductions are several times slower)
+    flags = padded.reshape(tile, tiles).max(axis=0) > 1
     expected = n / 2.0**STAGE_BITS  # ties per call: at most one in 2^16 units on average
     # up to ~2 ties expected: one tile per pass, found by an argmax (cheaper than a compaction)
     k = 1 if expected <= 2 else int(min(tiles, math.ceil(expected + 8 * math.sqrt(expected) + 8)))
@@ -194,8 +197,8 @@ def resolve_ties(marks, out, resolve, tile=_TILE):
             sel = jnp.argmax(flags).astype(jnp.int32)[None]
         else:
             sel = jnp.nonzero(flags, size=k, fill_value=tiles)[0].astype(jnp.int32)
-        index = (sel[:, None] * tile + lanes).reshape(-1)
-        inside = index < n
+        index = (lanes[None, :] * tiles + sel[:, None]).reshape(-1)
+        inside = (index < n) & jnp.repeat(sel < tiles, tile)  # the fill value `tiles` is no tile
         safe = jnp.where(inside, index, 0)
         hit = inside & ((out if marks is None else marks)[safe] > 1)
         values = resolve(safe, out)
