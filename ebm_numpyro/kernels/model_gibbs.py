@@ -14,16 +14,25 @@ decision of :mod:`.categorical` (the binary heat bath for two values).
 
 A *plan* (:class:`SweepPlan`) lists the updates of one systematic sweep:
 
-* ``single``: the units of a site one after another (``lax.fori_loop``), always correct;
+* ``single``: the units of a site one after another (``lax.fori_loop``), always correct; a
+  binary unit costs one evaluation of the log joint (at its other value: the current value's
+  log joint is carried);
+* ``terms``: a colour class of a site found from the exact additive structure of the log
+  joint (:mod:`.dependency`: the elements of the arrays the log joint sums and the units each
+  depends on, read from the jaxpr); every unit of the class is drawn at once from one
+  evaluation of those elements per value (the fast path for elementwise likelihoods, Ising
+  factors written with ``numpyro.factor``, ...);
 * ``block``: user-given blocks of conditionally independent units, drawn together;
 * ``model``: an ``ebm.Boltzmann`` site's own colour classes, with the energy part of the
   conditionals from the energy model's local fields (the fast path: no re-evaluation of the
   log joint for the prior) plus, when the rest of the log density depends on the site, the
-  rest's contribution evaluated per unit.
+  rest's contribution from its additive terms (as for ``terms``).
 
-A site's colour classes are used by default only when the rest of the log density does not
-depend on the site (found from the jaxpr, exactly); ``blocks="model"`` asserts that the rest
-does not couple units of one colour (e.g. an elementwise likelihood).
+By default (``blocks=None``) every grouping is proved from the jaxpr, exactly: a colour class
+is used only when no term of the log joint (of the rest, for an energy model's classes)
+depends on two of its units; otherwise the site is swept unit by unit. ``blocks="model"``
+asserts that the rest does not couple units of one colour of a ``Boltzmann`` site (its
+contribution is then evaluated per unit when the structure cannot show it).
 """
 
 from __future__ import annotations
@@ -39,6 +48,7 @@ from numpyro import handlers
 from numpyro.distributions import constraints
 
 from ..distributions import Boltzmann, UnitValues
+from . import dependency
 from .categorical import categorical_from_words
 
 __all__ = ["DiscreteSite", "SweepPlan", "find_sites", "make_plan", "split_log_density", "plan_sweep",
@@ -67,13 +77,33 @@ class DiscreteSite:
 @dataclasses.dataclass(frozen=True)
 class SweepPlan:
     """The updates of one sweep (see the module doc): ``steps`` of ``("single", site)``,
-    ``("block", ((site, flat indices), ...))`` or ``("model", site, block, flat indices,
-    layout positions, rest_depends)``; ``streams`` the first random stream of each step."""
+    ``("terms", site, flat indices, skip, segments)``, ``("block", ((site, flat indices), ...))``
+    or ``("model", site, block, flat indices, layout positions, rest)`` (``rest``: ``False``,
+    ``True`` (per unit) or ``(skip, segments)`` (by terms)); ``streams`` the first random
+    stream of each step; ``structures`` the :class:`.dependency.TermStructure` of the log
+    joint without the sites in ``skip``, as ``((skip, structure), ...)``."""
 
     sites: tuple
     steps: tuple
     streams: tuple
     temper: str
+    structures: tuple = ()
+
+    @property
+    def num_units(self) -> int:
+        return sum(s.size for s in self.sites)
+
+    def offset(self, name) -> int:
+        """First position of site ``name``'s units in the flat vector of all units."""
+        out = 0
+        for s in self.sites:
+            if s.name == name:
+                return out
+            out += s.size
+        raise KeyError(name)
+
+    def structure(self, skip):
+        return dict(self.structures)[tuple(skip)]
 
 
 # ----------------------------------------------------------------------------- log density
@@ -221,6 +251,47 @@ def _block_layout(energy_model, block):
     return idx, out[idx]
 
 
+#: a site whose units need more colour classes than this is swept unit by unit
+MAX_TERM_BLOCKS = 64
+
+
+def flatten_sites(sites, values):
+    """All units of ``sites`` as one flat ``int32`` vector (sites in order)."""
+    return jnp.concatenate([jnp.ravel(jnp.asarray(values[s.name])).astype(jnp.int32) for s in sites])
+
+
+def unflatten_sites(sites, x_flat):
+    """Inverse of :func:`flatten_sites`: site values (shape and dtype of every site)."""
+    out, start = {}, 0
+    for s in sites:
+        out[s.name] = x_flat[start:start + s.size].reshape(s.shape).astype(s.dtype)
+        start += s.size
+    return out
+
+
+def _structure(model, args, kwargs, values, sites, conditioning, temper, skip):
+    """The :class:`.dependency.TermStructure` of ``(log p_t, log p_u)`` without ``skip``, or
+    ``None`` when it is too large to build."""
+    def fn(x_flat):
+        return split_log_density(model, args, kwargs, {**conditioning, **unflatten_sites(sites, x_flat)},
+                                 temper, skip)
+
+    try:
+        return dependency.term_structure(fn, flatten_sites(sites, values))
+    except dependency.TooLarge:
+        return None
+
+
+def _segments(structure, block):
+    """:func:`.dependency.block_segments`, or ``None`` when the block is not independent."""
+    if structure is None:
+        return None
+    try:
+        return dependency.block_segments(structure, block)
+    except ValueError:
+        return None
+
+
 def make_plan(model, args, kwargs, sites, trace, conditioning=None, blocks=None, temper="all"):
     """The :class:`SweepPlan` for ``sites`` (from :func:`find_sites`) and the ``blocks`` option:
     ``None`` (safe default), ``"model"`` (Boltzmann sites by their energy model's colours) or a
@@ -230,21 +301,37 @@ def make_plan(model, args, kwargs, sites, trace, conditioning=None, blocks=None,
     conditioning = dict(conditioning or {})
     by_name = {s.name: s for s in sites}
     values = {**conditioning, **{s.name: trace[s.name]["value"] for s in sites}}
-    steps = []
+    steps, structures = [], {}
+
+    def structure(skip):
+        if skip not in structures:
+            structures[skip] = _structure(model, args, kwargs, values, sites, conditioning, temper, skip)
+        return structures[skip]
+
+    offsets = dict(zip([s.name for s in sites], np.cumsum([0] + [s.size for s in sites[:-1]]).tolist()))
     if blocks is None or blocks == "model":
         for s in sites:
-            fast = s.boltzmann and _fast_path_ok(model, args, kwargs, values, s.name, conditioning)
-            if fast:
+            start = offsets[s.name]
+            if s.boltzmann and _fast_path_ok(model, args, kwargs, values, s.name, conditioning):
                 em = trace[s.name]["fn"].energy_model
                 rest = _rest_depends(model, args, kwargs, values, s.name, temper)
-                if rest and blocks is None:
-                    fast = False
-            if not fast:
+                layouts = [(block,) + _block_layout(em, block) for block in em.blocks]
+                rests = [False] * len(layouts)
+                if rest:
+                    segs = [_segments(structure((s.name,)), start + idx) for _, idx, _ in layouts]
+                    rests = [True if g is None else ((s.name,), g) for g in segs]
+                if blocks == "model" or not any(r is True for r in rests):
+                    for (block, idx, pos), r in zip(layouts, rests):
+                        steps.append(("model", s.name, block, idx, pos, r))
+                    continue
+            st = structure(())
+            classes = () if st is None else dependency.colour_classes(
+                st.interactions(), np.arange(start, start + s.size))
+            if 1 < s.size and len(classes) < s.size and len(classes) <= MAX_TERM_BLOCKS:
+                for c in classes:
+                    steps.append(("terms", s.name, c - start, (), dependency.block_segments(st, c)))
+            else:
                 steps.append(("single", s.name))
-                continue
-            for block in em.blocks:
-                idx, pos = _block_layout(em, block)
-                steps.append(("model", s.name, block, idx, pos, rest))
     else:
         if isinstance(blocks, str):
             raise ValueError(f"`blocks` must be None, 'model' or a list of dicts {{site: indices}}; got {blocks!r}")
@@ -275,7 +362,8 @@ def make_plan(model, args, kwargs, sites, trace, conditioning=None, blocks=None,
             next_stream += len(step[1])
         else:
             next_stream += 1
-    return SweepPlan(tuple(sites), tuple(steps), tuple(streams), temper)
+    return SweepPlan(tuple(sites), tuple(steps), tuple(streams), temper,
+                     tuple((k, v) for k, v in structures.items() if v is not None))
 
 
 def _fast_path_ok(model, args, kwargs, values, name, conditioning):
@@ -318,6 +406,7 @@ def plan_sweep(plan, log_density, words, x, betas, site_model=None):
     ``site_model(name) -> (energy_model, temperature)`` gives a Boltzmann site's energy model.
     Returns the new ``x``."""
     by_name = {s.name: s for s in plan.sites}
+    leaf_fns = {}
 
     def tempered(values, beta, skip=()):
         t, u = log_density(values, skip)
@@ -333,18 +422,37 @@ def plan_sweep(plan, log_density, words, x, betas, site_model=None):
 
         return jax.vmap(lambda j: jax.vmap(lambda v: one(j, v))(vals))(jnp.asarray(idx))
 
+    def term_logits(x_slot, beta, name, idx, skip, segments):
+        """(len(idx), q): the conditionals of an independent block from the log joint's terms
+        (:mod:`.dependency`), all units of the block set to each value at once."""
+        site = by_name[name]
+        if skip not in leaf_fns:
+            def flat(xf, skip=skip):
+                return log_density(unflatten_sites(plan.sites, xf), skip)
+
+            leaf_fns[skip] = dependency.leaf_values(plan.structure(skip), flat, plan.num_units, jnp.int32)
+        leaves = leaf_fns[skip]
+        x_flat = flatten_sites(plan.sites, x_slot)
+        where = jnp.asarray(plan.offset(name) + np.asarray(idx), jnp.int32)
+        size = len(idx)
+
+        def at(v):
+            lt, lu = leaves(x_flat.at[where].set(v))
+            st = jax.ops.segment_sum(lt, jnp.asarray(segments[0]), size + 1)[:size]
+            su = jax.ops.segment_sum(lu, jnp.asarray(segments[1]), size + 1)[:size]
+            return beta * st + su
+
+        return jax.vmap(at, out_axes=-1)(jnp.asarray(site.values, jnp.int32))
+
     for step, stream in zip(plan.steps, plan.streams):
         kind = step[0]
         if kind == "single":
-            name = step[1]
-            site = by_name[name]
-
-            def body(j, x, name=name, site=site, stream=stream):
-                logits = jax.vmap(lambda xs, b: unit_logits(xs, b, name, j[None])[0])(x, betas)
-                v = _draw_values(words, stream + j, logits, site)
-                return {**x, name: jax.vmap(lambda a, vv: _set_flat(a, j, vv))(x[name], v)}
-
-            x = jax.lax.fori_loop(0, site.size, body, x)
+            x = _single_site(by_name[step[1]], x, betas, tempered, words, stream)
+        elif kind == "terms":
+            _, name, idx, skip, segments = step
+            logits = jax.vmap(lambda xs, b: term_logits(xs, b, name, idx, skip, segments))(x, betas)
+            v = _draw_values(words, stream, logits, by_name[name])
+            x = {**x, name: jax.vmap(lambda a, vv, idx=idx: _set_flat(a, idx, vv))(x[name], v)}
         elif kind == "block":
             new = {}
             for k, (name, idx) in enumerate(step[1]):
@@ -359,12 +467,50 @@ def plan_sweep(plan, log_density, words, x, betas, site_model=None):
             vals = jnp.asarray(site.values, energy_model.dtype)
             unit_energies = _unit_energies(energy_model, x[name], block, pos, vals)  # (n, B, q)
             logits = -(betas[:, None, None] / temperature) * unit_energies
-            if rest:
+            if rest is True:
                 logits = logits + jax.vmap(
                     lambda xs, b: unit_logits(xs, b, name, idx, skip=(name,)))(x, betas)
+            elif rest:
+                logits = logits + jax.vmap(
+                    lambda xs, b: term_logits(xs, b, name, idx, rest[0], rest[1]))(x, betas)
             v = _draw_values(words, stream, logits, site)
             x = {**x, name: jax.vmap(lambda a, vv: _set_flat(a, idx, vv))(x[name], v)}
     return x
+
+
+def _single_site(site, x, betas, tempered, words, stream):
+    """The units of ``site`` one after another, each from its exact conditional.
+
+    Binary units: the tempered log joint of the current state is carried, so a unit costs
+    one evaluation (at its other value); ``q``-state units evaluate all ``q`` values."""
+    name = site.name
+    vals = jnp.asarray(site.values, site.dtype)
+
+    def at(xs, b, j, v):
+        return tempered({**xs, name: _set_flat(xs[name], j, v)}, b)
+
+    def put(x, j, v):
+        return {**x, name: jax.vmap(lambda a, vv: _set_flat(a, j, vv))(x[name], v)}
+
+    if len(site.values) != 2:
+        def body(j, x):
+            logits = jax.vmap(lambda xs, b: jax.vmap(lambda v: at(xs, b, j, v))(vals))(x, betas)
+            return put(x, j, _draw_values(words, stream + j, logits, site))
+
+        return jax.lax.fori_loop(0, site.size, body, x)
+
+    def body(j, carry):
+        x, current = carry
+        now = jax.vmap(lambda a: a.reshape(-1)[j])(x[name])
+        is_down = now == vals[0]
+        other = jnp.where(is_down, vals[1], vals[0])
+        flipped = jax.vmap(lambda xs, b, v: at(xs, b, j, v))(x, betas, other)
+        logits = jnp.stack([jnp.where(is_down, current, flipped), jnp.where(is_down, flipped, current)], -1)
+        v = _draw_values(words, stream + j, logits, site)
+        return put(x, j, v), jnp.where(v == vals[0], logits[:, 0], logits[:, 1])
+
+    current = jax.vmap(lambda xs, b: tempered(xs, b))(x, betas)
+    return jax.lax.fori_loop(0, site.size, body, (x, current))[0]
 
 
 def _unit_energies(energy_model, states, block, pos, values):
