@@ -18,6 +18,7 @@ from .kernels import CyclicAnnealing as CyclicAnnealing
 from .kernels import TemperedGibbs as TemperedGibbs
 from .kernels import gibbs_fn as gibbs_fn
 from .models import RBM as RBM
+from .models import Potts as Potts
 from .models import BoltzmannMachine as BoltzmannMachine
 from .models import DiscreteModel as DiscreteModel
 from .models import DoubleWell as DoubleWell

@@ -63,8 +63,8 @@ class UnitValues(constraints.Constraint):
 
 def num_states(model) -> float:
     """Number of states of a discrete model, :math:`q^n` (``q`` unit values, ``n`` units)."""
-    bits = model.num_units * math.log2(len(model.unit_values))
-    return 2.0**bits if bits < 1000 else math.inf
+    q, n = len(model.unit_values), model.num_units
+    return float(q**n) if n * math.log2(q) < 1000 else math.inf
 
 
 def _states_text(model) -> str:

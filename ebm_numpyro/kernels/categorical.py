@@ -24,7 +24,7 @@ from jax import lax
 
 from .heat_bath import heat_bath_from_words
 
-__all__ = ["conditional_logits", "categorical_from_words"]
+__all__ = ["conditional_logits", "categorical_from_words", "sweep"]
 
 
 def conditional_logits(logits):
@@ -53,3 +53,24 @@ def categorical_from_words(words, stream, logits, dtype=jnp.int32):
     # first "yes" along the last axis, q - 1 when there is none
     first = jnp.argmax(jnp.concatenate([yes, jnp.ones(yes.shape[:-1] + (1,), yes.dtype)], -1), axis=-1)
     return first.astype(dtype)
+
+
+def sweep(words, model, x, beta, barrier=None):
+    """One systematic sweep of a model with ``q``-state units (``model.unit_energies``), every
+    colour class ``b`` of ``model.blocks`` drawn from stream ``b`` by the softmax heat bath
+
+    .. math::  p(x_i = v_k \\mid x_{-i}) = \\frac{e^{-\\beta \\epsilon_i(k)}}{\\sum_l e^{-\\beta \\epsilon_i(l)}}
+
+    (:math:`\\epsilon_i(k)` the energy with unit :math:`i` at value :math:`k`, up to a per-unit
+    constant); the same signature and result ``(x, energy, magnetization)`` as
+    :func:`.heat_bath.sweep` (``barrier`` unused)."""
+    from .heat_bath import magnetization
+
+    values = jnp.asarray(model.unit_values, x.dtype)
+    beta = jnp.asarray(beta)
+    for stream, block in enumerate(model.blocks):  # static: a handful of colour classes
+        e = model.unit_energies(x, block)
+        logits = -beta.reshape(beta.shape + (1,) * (e.ndim - beta.ndim)) * e
+        x = model.set_block(x, block, values[categorical_from_words(words, stream, logits, jnp.int32)])
+    energy = model.energy(x)
+    return x, energy, magnetization(model, x, energy.dtype)

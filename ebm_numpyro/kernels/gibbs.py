@@ -28,7 +28,7 @@ from ..potentials import Potential
 from ..schedules import as_schedule, check_schedule
 from . import _lattice, _random
 from ._base import EBMKernel, OutputLayout, state_name
-from . import model_gibbs
+from . import categorical, model_gibbs
 from .heat_bath import metropolis_from_words, sweep, uniform_units
 
 __all__ = [
@@ -336,7 +336,7 @@ class TemperedGibbs(EBMKernel):
         if not isinstance(energy_model, DiscreteModel):
             raise ValueError(
                 "TemperedGibbs: `potential_fn` must be `ebm.potential(model)` of a discrete model "
-                "(Ising, LatticeIsing, SparseIsing, BoltzmannMachine or RBM); got "
+                "(Ising, LatticeIsing, SparseIsing, BoltzmannMachine, RBM or Potts); got "
                 f"{type(energy_model if isinstance(potential_fn, Potential) else potential_fn).__name__}. "
                 "Continuous models are sampled with SGLD or CyclicAnnealing."
             )
@@ -518,7 +518,12 @@ class TemperedGibbs(EBMKernel):
         model, n = self.energy_model, self.num_temperatures
         if x is None:  # uniformly random units, from a Threefry stream the sweeps never use
             words = _random.split_key(rng_key, 3)[1][2]
-            x = uniform_units(words, 0, (n,) + tuple(model.event_shape), model.unit_values, model.state_dtype)
+            shape = (n,) + tuple(model.event_shape)
+            if len(model.unit_values) > 2:  # q-state units (an initial state: bits % q is fine)
+                bits = _random.uniform_bits(words, shape, 0) % jnp.uint32(len(model.unit_values))
+                x = jnp.asarray(model.unit_values, model.state_dtype)[bits.astype(jnp.int32)]
+            else:
+                x = uniform_units(words, 0, shape, model.unit_values, model.state_dtype)
         energies = model.energy(x)
         dtype = energies.dtype
         mags = jnp.mean(x.reshape(n, -1).astype(dtype), axis=-1)
@@ -540,6 +545,8 @@ class TemperedGibbs(EBMKernel):
             return self._observe_model(state.i + 1, replicas, rest, accept, mean_accept, rng_key)
         carried = ReplicaState(_carried_units(state), state.energies, state.replica_index)
         sweep_fn = _lattice.sweep_packed if self._packed else sweep
+        if len(self.energy_model.unit_values) > 2:  # q-state units: the softmax heat bath
+            sweep_fn = categorical.sweep
         replicas, info = _replica_step(sweep_fn, words, carried, self.energy_model, betas, state.i % 2, barrier)
         count = (state.i + 1).astype(state.energies.dtype)
         mean_accept = state.mean_swap_accept + (info.swap_accept - state.mean_swap_accept) / count

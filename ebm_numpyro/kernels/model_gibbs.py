@@ -244,7 +244,11 @@ def find_sites(model, args, kwargs, conditioning=None, sites=None, key=None):
 def _block_layout(energy_model, block):
     """``(flat unit indices, positions in the local_field layout)`` of one block (NumPy)."""
     event = tuple(energy_model.event_shape)
-    field = jax.eval_shape(lambda x: energy_model.local_field(x, block), jnp.zeros(event, energy_model.state_dtype))
+    zeros = jnp.zeros(event, energy_model.state_dtype)
+    if hasattr(energy_model, "unit_energies"):  # q-state units: (B, q) energies per block
+        field = jax.eval_shape(lambda x: energy_model.unit_energies(x, block)[..., 0], zeros)
+    else:
+        field = jax.eval_shape(lambda x: energy_model.local_field(x, block), zeros)
     codes = jnp.arange(int(np.prod(field.shape)), dtype=jnp.int32).reshape(field.shape)
     out = np.asarray(energy_model.set_block(jnp.full(event, -1, jnp.int32), block, codes)).reshape(-1)
     idx = np.flatnonzero(out >= 0)
