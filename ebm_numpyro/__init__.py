@@ -5,6 +5,7 @@ kernels, and exact enumeration gives ground truth on small models.
 """
 
 from . import datasets as datasets
+from . import distributions as distributions
 from . import exact as exact
 from . import kernels as kernels
 from . import learning as learning
@@ -12,10 +13,13 @@ from . import landscape as landscape
 from . import losses as losses
 from . import parallel as parallel
 from . import schedules as schedules
+from .distributions import Boltzmann as Boltzmann
 from .kernels import SGLD as SGLD
 from .kernels import CyclicAnnealing as CyclicAnnealing
 from .kernels import TemperedGibbs as TemperedGibbs
+from .kernels import gibbs_fn as gibbs_fn
 from .models import RBM as RBM
+from .models import Potts as Potts
 from .models import BoltzmannMachine as BoltzmannMachine
 from .models import DiscreteModel as DiscreteModel
 from .models import DoubleWell as DoubleWell

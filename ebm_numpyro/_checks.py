@@ -46,20 +46,27 @@ def check_int(value: Any, name: str, minimum: int) -> int:
     return int(value)
 
 
-def check_units(x: Any, values: tuple[int, int], name: str = "x") -> None:
+def check_units(x: Any, values: tuple[int, ...], name: str = "x") -> None:
     """Raise ``ValueError`` if a concrete state holds entries outside ``values``.
 
-    ``values`` is ``(-1, 1)`` for Ising spins and ``(0, 1)`` for Boltzmann-machine units.
+    ``values`` is ``(-1, 1)`` for Ising spins, ``(0, 1)`` for Boltzmann-machine units,
+    ``(0, ..., q-1)`` for q-state (Potts) labels.
     """
     if not is_concrete(x):
         return
     arr = np.asarray(x)
     if arr.size == 0:
         return
-    bad = (arr != values[0]) & (arr != values[1])
+    bad = ~np.isin(arr, np.asarray(values))
     if bad.any():
         example = arr[bad].flat[0]
-        kind = "spins must be -1 or +1" if values == (-1, 1) else "units must be 0 or 1"
+        values = tuple(values)
+        if values == (-1, 1):
+            kind = "spins must be -1 or +1"
+        elif values == (0, 1):
+            kind = "units must be 0 or 1"
+        else:
+            kind = f"units must be one of {values}"
         raise ValueError(
             f"`{name}`: {kind}; found {example!r} ({int(bad.sum())} of {arr.size} entries invalid)"
         )

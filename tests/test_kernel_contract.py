@@ -90,6 +90,14 @@ def annealing_model():
     numpyro.sample("scale", dist.LogNormal(0.0, 0.5))
 
 
+def discrete_model():
+    """A NumPyro model with discrete latent sites: an Ising prior, Bernoulli and Categorical sites."""
+    s = numpyro.sample("s", ebm.Boltzmann(SPARSE, 1.5))
+    b = numpyro.sample("b", dist.Bernoulli(0.3).expand([2]).to_event(1))
+    c = numpyro.sample("c", dist.Categorical(probs=jnp.array([0.2, 0.5, 0.3])))
+    numpyro.sample("y", dist.Normal(0.5 * jnp.sum(s) + b.sum() + c, 1.0), obs=0.7)
+
+
 def units(model, seed, batch=()):
     """Random valid state(s) of a discrete model, drawn with NumPy."""
     down, up = model.unit_values
@@ -150,6 +158,15 @@ def _chains(x, c):
 
 
 CONFIGS = [_tg_config(name, m, ladder) for name, m in DISCRETE.items() for ladder in (False, True)] + [
+    Config(
+        "gibbs-numpyro-model-ladder",
+        lambda: ebm.TemperedGibbs(model=discrete_model, temperatures=ebm.geometric_ladder(*LADDER)),
+        None,
+        (),
+        ("potential_energy", "physical_energy", "energies", "swap_accept", "replica_index"),
+        dims={"energies": ("temperature",), "replica_index": ("temperature",), "swap_accept": ("pair",)},
+        coords={"temperature": np.asarray(ebm.geometric_ladder(*LADDER), np.float64), "pair": np.arange(2)},
+    ),
     Config(
         "sgld-model",
         lambda: ebm.SGLD(sgld_model, step_size=1e-3, temperature=1.0),

@@ -18,6 +18,7 @@ from .gibbs import replica_exchange as replica_exchange
 from .gibbs import swap_acceptance as swap_acceptance
 from .gibbs import tempered_gibbs_step as tempered_gibbs_step
 from .heat_bath import gibbs_sweep as gibbs_sweep
+from .model_gibbs import gibbs_fn as gibbs_fn
 from .heat_bath import up_probability as up_probability
 from .sgld import SGLD as SGLD
 from .sgld import SGLDState as SGLDState

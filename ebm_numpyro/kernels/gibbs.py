@@ -28,6 +28,7 @@ from ..potentials import Potential
 from ..schedules import as_schedule, check_schedule
 from . import _lattice, _random
 from ._base import EBMKernel, OutputLayout, state_name
+from . import categorical, model_gibbs
 from .heat_bath import metropolis_from_words, sweep, uniform_units
 
 __all__ = [
@@ -36,6 +37,7 @@ __all__ = [
     "ReplicaState",
     "ReplicaInfo",
     "tempered_gibbs_step",
+    "model_gibbs_step",
     "TemperedGibbsState",
     "LatticeGibbsState",
     "TemperedGibbs",
@@ -141,6 +143,31 @@ def _replica_step(sweep_fn, words, state, model, betas, parity, barrier):
     return ReplicaState(x, energies, replica_index), ReplicaInfo(mags, accept)
 
 
+def model_gibbs_step(words, state, plan, target, betas, parity):
+    """:func:`tempered_gibbs_step` on the discrete sites of a NumPyro model.
+
+    ``state.x`` maps site names to values of every slot, ``state.energies`` holds
+    :math:`-\\log p_t` (the tempered part of the log joint) of every slot, ``plan`` and
+    ``target = (log_density, site_model_at)`` come from :mod:`.model_gibbs`. One sweep of
+    :func:`.model_gibbs.plan_sweep` leaves every :math:`p_k \\propto p_t^{\\beta_k} p_u` invariant;
+    the swaps use the tempered energies. Returns ``(ReplicaState, (untempered energies, swap_accept))``.
+    """
+    log_density, site_model_at = target
+    x = model_gibbs.plan_sweep(plan, log_density, words[0], state.x, betas,
+                               site_model_at(model_gibbs.first_slot(state.x)))
+    t, u = jax.vmap(log_density)(x)
+    dtype = state.energies.dtype
+    energies, rest = (-t).astype(dtype), (-u).astype(dtype)
+    replica_index = state.replica_index
+    if betas.shape[-1] > 1:
+        perm, accept = _replica_exchange(words[1], energies, betas, parity)
+        x = jax.tree.map(lambda a: a[perm], x)
+        energies, rest, replica_index = energies[perm], rest[perm], replica_index[perm]
+    else:
+        accept = jnp.zeros((0,), dtype)
+    return ReplicaState(x, energies, replica_index), (rest, accept)
+
+
 # ----------------------------------------------------------------------------- the kernel
 class TemperedGibbsState(NamedTuple):
     """State of :class:`TemperedGibbs` for one chain (a leading chain axis is added to every
@@ -244,14 +271,33 @@ class TemperedGibbs(EBMKernel):
 
     :param potential_fn: an :class:`~ebm_numpyro.Potential` of a discrete model
         (``ebm.potential(ising)``), which gives the sampler the model's local fields.
-    :param model: reserved for NumPyro models with discrete sites (not supported yet).
+    :param model: a NumPyro model whose latent sites are all discrete (``Bernoulli``,
+        ``Categorical``, ``DiscreteUniform``, :class:`~ebm_numpyro.Boltzmann`, ...); observed
+        sites may be of any kind. The conditionals are exact, from the model's own log joint
+        (:mod:`ebm_numpyro.kernels.model_gibbs`): every unit is drawn from
+        :math:`p_\\beta(x_i = v \\mid x_{-i}) \\propto p_t(x_{i\\to v})^{\\beta}\\, p_u(x_{i\\to v})`.
+        An ``ebm.Boltzmann`` site uses its energy model's local fields.
+    :param temper: with ``model=``, which part of the log joint the ladder tempers:
+        ``"all"`` (default: the whole log joint, :math:`p_t = p(x, y)`, :math:`p_u = 1`) or
+        ``"prior"`` (the latent sites only; the observed sites and ``numpyro.factor`` terms,
+        :math:`p_u`, stay at temperature 1 on every rung). The target (first) temperature
+        should then be 1 to sample the posterior.
+    :param blocks: with ``model=``, how a sweep groups the units. ``None`` (default, always
+        correct): every unit on its own, in order, except that a ``Boltzmann`` site whose
+        rest of the log joint does not depend on it is swept by its energy model's colour
+        classes; ``"model"``: ``Boltzmann`` sites always by their colour classes (valid when
+        the rest of the log joint does not couple two units of one colour, e.g. an elementwise
+        likelihood); or a list of blocks, each a dict ``{site name: flat unit indices}``, of
+        conditionally independent units drawn together, covering every unit exactly once.
     :param store_states: keep the target state in every draw (``True``), never (``False``:
         only ``physical_energy`` and ``magnetization``, a few bytes per draw), or ``None``
         (default): keep it when the model has at most ``AUTO_STORE_UNITS`` (256) units. Use
         ``MCMC(thinning=k)`` to keep every k-th draw, or ``extra_fields=("x",)`` for every slot.
 
     Samples (``mcmc.get_samples()``): a dict with ``physical_energy`` (:math:`E(x_0)`),
-    ``magnetization`` and, when stored, ``spins`` / ``units``. Extra fields for
+    ``magnetization`` and, when stored, ``spins`` / ``units``; with ``model=`` the values
+    of the latent sites under their names (``physical_energy`` is then :math:`-\\log p(x_0, y)`,
+    an extra field). Extra fields for
     ``MCMC.run(extra_fields=...)``: ``potential_energy``, ``physical_energy``,
     ``magnetization``, ``energies``, ``swap_accept``, ``replica_index``, ``x``
     (see :class:`TemperedGibbsState`). ``init_params`` gives starting units per chain, of
@@ -269,27 +315,37 @@ class TemperedGibbs(EBMKernel):
     """
 
     _cached_fns = EBMKernel._cached_fns + ("_scan_fn",)
-    _accepts_model = False
 
     def __init__(self, model=None, potential_fn=None, *, temperature=None, temperatures=None,
-                 store_states: bool | None = None):
+                 store_states: bool | None = None, blocks=None, temper: str = "all"):
         super().__init__(model, potential_fn)
+        self._temperatures, self._schedule = _check_ladder(temperature, temperatures)
+        self._scan_fn = None
+        self._blocks, self._temper, self._plan = blocks, temper, None
+        self._packed = False
+        if model is not None:
+            if temper not in ("all", "prior"):
+                raise ValueError(f"`temper` must be 'all' (the whole log joint) or 'prior'; got {temper!r}")
+            if not (blocks is None or blocks == "model" or isinstance(blocks, (list, tuple))):
+                raise ValueError(f"`blocks` must be None, 'model' or a list of dicts {{site: indices}}; got {blocks!r}")
+            self._store_states = True
+            return
+        if blocks is not None or temper != "all":
+            raise ValueError("`blocks` and `temper` apply to TemperedGibbs(model=...) only")
         energy_model = self.energy_model
         if not isinstance(energy_model, DiscreteModel):
             raise ValueError(
                 "TemperedGibbs: `potential_fn` must be `ebm.potential(model)` of a discrete model "
-                "(Ising, LatticeIsing, SparseIsing, BoltzmannMachine or RBM); got "
+                "(Ising, LatticeIsing, SparseIsing, BoltzmannMachine, RBM or Potts); got "
                 f"{type(energy_model if isinstance(potential_fn, Potential) else potential_fn).__name__}. "
                 "Continuous models are sampled with SGLD or CyclicAnnealing."
             )
-        self._temperatures, self._schedule = _check_ladder(temperature, temperatures)
         if store_states not in (None, True, False):
             raise ValueError(f"`store_states` must be True, False or None (automatic); got {store_states!r}")
         if store_states is None:
             store_states = energy_model.num_units <= AUTO_STORE_UNITS
         self._store_states = bool(store_states)
         self._packed = _lattice.supports(energy_model)  # the fast lattice sweep's own layout
-        self._scan_fn = None
 
     # -- properties read by MCMC and the diagnostics ------------------------------------
     @property
@@ -310,8 +366,9 @@ class TemperedGibbs(EBMKernel):
 
     @property
     def state_name(self) -> str:
-        """Name of the state in the samples: ``spins`` (±1 units) or ``units`` ({0,1})."""
-        return state_name(self.energy_model)
+        """Name of the state in the samples: ``spins`` (±1 units) or ``units`` ({0,1});
+        ``None`` with ``model=`` (the samples are the model's sites)."""
+        return None if self._model is not None else state_name(self.energy_model)
 
     @property
     def default_fields(self):
@@ -325,11 +382,11 @@ class TemperedGibbs(EBMKernel):
 
     def output_layout(self) -> OutputLayout:
         base = super().output_layout()
-        event = base.dims[self.state_name]
+        event = base.dims[self.state_name] if self._model is None else None
         temps = self.temperatures * self.potential_temperature
         dims = {
             **base.dims,
-            "x": ("temperature",) + event,
+            **({"x": ("temperature",) + event} if event is not None else {}),
             "energies": ("temperature",),
             "replica_index": ("temperature",),
             "swap_accept": ("pair",),
@@ -354,9 +411,25 @@ class TemperedGibbs(EBMKernel):
             init_params = _RANDOM_START
         return super().init(rng_key, num_warmup, init_params, model_args, model_kwargs)
 
+    def _initialize_model(self, rng_key, model_args, model_kwargs):
+        """With ``model=``: find the discrete sites and build the sweep plan (once per init)."""
+        typed = jax.dtypes.issubdtype(rng_key.dtype, jax.dtypes.prng_key)
+        key = rng_key[0] if rng_key.ndim > (0 if typed else 1) else rng_key  # one key of a batch
+        sites, trace = model_gibbs.find_sites(self._model, model_args, model_kwargs, key=key)
+        self._plan = model_gibbs.make_plan(self._model, model_args, model_kwargs, sites, trace,
+                                           blocks=self._blocks, temper=self._temper)
+        return _RANDOM_START
+
+    def _potential(self, model_args, model_kwargs):
+        if self._model is None:
+            return super()._potential(model_args, model_kwargs)
+        return model_gibbs.model_target(self._model, model_args, model_kwargs, None, self._temper)
+
     def _prepare_init_params(self, init_params, vectorized):
         if init_params is _RANDOM_START:
             return None
+        if self._model is not None:
+            return self._prepare_site_values(init_params, vectorized)
         model, n = self.energy_model, self.num_temperatures
         x = jnp.asarray(init_params)
         model.validate_state(x, "init_params")
@@ -373,6 +446,30 @@ class TemperedGibbs(EBMKernel):
         if lead == chains:
             x = jnp.expand_dims(x, len(chains))
         return jnp.broadcast_to(x, chains + (n,) + event).astype(model.state_dtype)
+
+    def _prepare_site_values(self, init_params, vectorized):
+        """``init_params`` with ``model=``: a dict of site values (leading chain axis when
+        vectorized), broadcast to every temperature slot."""
+        n = self.num_temperatures
+        if not isinstance(init_params, dict) or set(init_params) != {s.name for s in self._plan.sites}:
+            raise ValueError(
+                "`init_params` of TemperedGibbs(model=...) must be a dict with the values of every latent "
+                f"discrete site {sorted(s.name for s in self._plan.sites)}; got "
+                f"{sorted(init_params) if isinstance(init_params, dict) else type(init_params).__name__}"
+            )
+        out = {}
+        for site in self._plan.sites:
+            v = jnp.asarray(init_params[site.name])
+            lead = tuple(v.shape[: v.ndim - len(site.shape)])
+            if v.shape[v.ndim - len(site.shape):] != site.shape or len(lead) != int(vectorized):
+                raise ValueError(f"`init_params[{site.name!r}]` must have shape "
+                                 f"{('(chains,) + ' if vectorized else '')}{site.shape}; got {tuple(v.shape)}")
+            from .._checks import check_units
+
+            check_units(v, site.values, f"init_params[{site.name!r}]")
+            v = jnp.expand_dims(v, len(lead))
+            out[site.name] = jnp.broadcast_to(v, lead + (n,) + site.shape).astype(site.dtype)
+        return out
 
     def _betas(self, i, dtype):
         scale = self.potential_temperature
@@ -392,11 +489,41 @@ class TemperedGibbs(EBMKernel):
             accept, mean_accept, rng_key,
         )
 
+    def _observe_model(self, i, replicas, rest, accept, mean_accept, rng_key):
+        """The kernel state with ``model=``: samples are the site values of slot 0."""
+        e0, r0 = replicas.energies[0], rest[0]
+        z = model_gibbs.first_slot(replicas.x)
+        beta0 = self._betas(jnp.maximum(i - 1, 0), e0.dtype)[0]
+        units = [jnp.ravel(v).astype(e0.dtype) for v in z.values()]
+        mag = jnp.mean(jnp.concatenate(units))
+        return TemperedGibbsState(i, replicas.x, z, e0 * beta0 + r0, e0 + r0, mag, replicas.energies,
+                                  replicas.replica_index, accept, mean_accept, rng_key)
+
+    def _init_chain_model(self, rng_key, x, potential):
+        n = self.num_temperatures
+        if x is None:
+            words = _random.split_key(rng_key, 3)[1][2]
+            x = model_gibbs.uniform_start(words, self._plan, n)
+        log_density = potential[0]
+        t, u = jax.vmap(log_density)(x)
+        dtype = jnp.result_type(float)
+        energies, rest = (-t).astype(dtype), (-u).astype(dtype)
+        replicas = ReplicaState(x, energies, jnp.arange(n, dtype=jnp.int32))
+        zeros = jnp.zeros((n - 1,), dtype)
+        return self._observe_model(jnp.zeros((), jnp.int32), replicas, rest, zeros, zeros, rng_key)
+
     def _init_chain(self, rng_key, x, potential):
+        if self._model is not None:
+            return self._init_chain_model(rng_key, x, potential)
         model, n = self.energy_model, self.num_temperatures
         if x is None:  # uniformly random units, from a Threefry stream the sweeps never use
             words = _random.split_key(rng_key, 3)[1][2]
-            x = uniform_units(words, 0, (n,) + tuple(model.event_shape), model.unit_values, model.state_dtype)
+            shape = (n,) + tuple(model.event_shape)
+            if len(model.unit_values) > 2:  # q-state units (an initial state: bits % q is fine)
+                bits = _random.uniform_bits(words, shape, 0) % jnp.uint32(len(model.unit_values))
+                x = jnp.asarray(model.unit_values, model.state_dtype)[bits.astype(jnp.int32)]
+            else:
+                x = uniform_units(words, 0, shape, model.unit_values, model.state_dtype)
         energies = model.energy(x)
         dtype = energies.dtype
         mags = jnp.mean(x.reshape(n, -1).astype(dtype), axis=-1)
@@ -410,14 +537,24 @@ class TemperedGibbs(EBMKernel):
     def _step_chain(self, state, potential, barrier=None):
         rng_key, words = _random.split_key(state.rng_key, 2)
         betas = self._betas(state.i, state.energies.dtype)
+        if self._model is not None:
+            carried = ReplicaState(state.x, state.energies, state.replica_index)
+            replicas, (rest, accept) = model_gibbs_step(words, carried, self._plan, potential, betas, state.i % 2)
+            count = (state.i + 1).astype(state.energies.dtype)
+            mean_accept = state.mean_swap_accept + (accept - state.mean_swap_accept) / count
+            return self._observe_model(state.i + 1, replicas, rest, accept, mean_accept, rng_key)
         carried = ReplicaState(_carried_units(state), state.energies, state.replica_index)
         sweep_fn = _lattice.sweep_packed if self._packed else sweep
+        if len(self.energy_model.unit_values) > 2:  # q-state units: the softmax heat bath
+            sweep_fn = categorical.sweep
         replicas, info = _replica_step(sweep_fn, words, carried, self.energy_model, betas, state.i % 2, barrier)
         count = (state.i + 1).astype(state.energies.dtype)
         mean_accept = state.mean_swap_accept + (info.swap_accept - state.mean_swap_accept) / count
         return self._observe(state.i + 1, replicas, info.magnetizations, info.swap_accept, mean_accept, rng_key)
 
     def _sample(self, state, model_args, model_kwargs, vectorized):
+        if self._model is not None:
+            return super()._sample(state, model_args, model_kwargs, vectorized)
         # The CPU lattice sweep's fusion barrier (heat_bath.sweep) needs a predicate that is
         # always true, unknown to the compiler and not batched: i | 1 is odd.
         barrier = None

@@ -9,3 +9,4 @@ from .continuous import WideNarrowWells as WideNarrowWells
 from .ising import Ising as Ising
 from .ising import LatticeIsing as LatticeIsing
 from .ising import SparseIsing as SparseIsing
+from .potts import Potts as Potts

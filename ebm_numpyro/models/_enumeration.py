@@ -123,3 +123,29 @@ def independent_log_partition(fields, values):
     independent units with :math:`E_0(x) = -h^\\top x` (the AIS base distributions)."""
     down, up = values
     return jnp.sum(jnp.logaddexp(fields * up, fields * down))
+
+
+def digit_states(indices, num_units, values, dtype=jnp.int8):
+    """States whose unit k takes ``values[d_k]`` with :math:`d_k = \\lfloor i / q^k \\rfloor \\bmod q`
+    (the base-``q`` digits of the integer ``i``; for two values the bits of :func:`unit_states`)."""
+    q = len(values)
+    powers = jnp.asarray([q**k for k in range(num_units)], indices.dtype)
+    d = (indices[:, None] // powers) % q
+    return jnp.asarray(values, dtype)[d]
+
+
+def energy_log_partition(energy, num_units, values, beta, dtype):
+    """:math:`\\log \\sum_x e^{-\\beta E(x)}` over all :math:`q^n` states of ``num_units`` units with
+    ``values`` (q of them), for any batched ``energy`` of flat states ``(batch, n)``: chunks of
+    states reduced by the running log-sum-exp of :func:`_stream_logsumexp` (flat memory)."""
+    total = len(values) ** num_units
+    chunk = min(total, max(_CHUNK_ELEMENTS // max(num_units, 1), 1))
+    num_chunks = -(-total // chunk)
+
+    def chunk_log_weights(k):
+        idx = k * chunk + jnp.arange(chunk, dtype=jnp.int32)
+        states = digit_states(jnp.minimum(idx, total - 1), num_units, values)
+        lw = -beta * energy(states).astype(dtype)
+        return jnp.where(idx < total, lw, -jnp.inf)
+
+    return _stream_logsumexp(chunk_log_weights, num_chunks, dtype)
