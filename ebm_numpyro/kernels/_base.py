@@ -232,12 +232,17 @@ class EBMKernel(MCMCKernel):
         Model arguments that are not arrays (a Python object, a string) cannot be traced, and
         Python numbers must not be: a model may use them as shapes, e.g.
         ``plate(..., subsample_size=batch_size)``, which NumPyro (``jit_model_args=False``)
-        passes as constants. Then the plain function runs.
+        passes as constants. Then the plain function runs; so it does for a NumPyro model
+        with arguments.
         """
         fn = (functools.partial(_init, self, bool(vectorized)) if which == "init"
               else self._sample_fn)
         leaves = jax.tree_util.tree_leaves((model_args, model_kwargs))
         if not all(isinstance(v, (jax.Array, np.ndarray)) for v in leaves):
+            return fn
+        if self._model is not None and leaves:
+            # a NumPyro model's arguments stay concrete, as NumPyro passes them: a kernel may
+            # have planned its sweep from the model's program with these values (model_gibbs)
             return fn
         if self._jitted is None:
             self._jitted = {}
