@@ -545,7 +545,7 @@ class TemperedGibbs(EBMKernel):
             return self._observe_model(state.i + 1, replicas, rest, accept, mean_accept, rng_key)
         carried = ReplicaState(_carried_units(state), state.energies, state.replica_index)
         sweep_fn = _lattice.sweep_packed if self._packed else sweep
-        if len(self.energy_model.unit_values) > 2:  # q-state units: the softmax heat bath
+        if hasattr(self.energy_model, "unit_energies"):  # q-state units (Potts, any q): the softmax heat bath
             sweep_fn = categorical.sweep
         replicas, info = _replica_step(sweep_fn, words, carried, self.energy_model, betas, state.i % 2, barrier)
         count = (state.i + 1).astype(state.energies.dtype)
