@@ -96,6 +96,7 @@ def test_bad_input():
         learning.ais_log_partition(ebm.DoubleWell(), key)
 
 
+@pytest.mark.slow
 def test_sparse_ising_with_temperature():
     """from_edges models: AIS at T = 2 (dividing the parameters used to raise TypeError)."""
     rng = np.random.default_rng(6)

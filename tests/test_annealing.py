@@ -163,6 +163,7 @@ def test_needs_init_params_and_checks_shape():
         mcmc.run(jax.random.PRNGKey(0), init_params=jnp.zeros(3))
 
 
+@pytest.mark.slow
 def test_heat_bath_annealing_finds_the_ising_ground_state():
     lattice = ebm.Ising.square_lattice(4)  # periodic 4 x 4, J = 1: ground energy -32 (all aligned)
     ground = float(lattice.energy(np.ones(lattice.event_shape, np.int8)))

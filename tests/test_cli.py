@@ -84,6 +84,7 @@ def _reopen_inference_data(path):
     return get_group(idata, "posterior"), get_group(idata, "sample_stats")
 
 
+@pytest.mark.slow
 def test_ising_writes_figure_and_inference_data(tmp_path, capsys, recwarn):
     argv = ["ising", "--size", "4", "--temperatures", "2.0:3.0:3", "--chains", "2", "--samples", "60",
             "--warmup", "10", "--seed", "1", "--out", str(tmp_path)]

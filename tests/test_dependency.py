@@ -137,6 +137,7 @@ def test_factor_and_plate_model_is_swept_by_proved_colour_classes():
     assert np.abs(z).max() < z_crit(exact.size), (z, exact)
 
 
+@pytest.mark.slow
 def test_coupled_likelihood_falls_back_to_single_site():
     X = jnp.asarray(np.random.default_rng(0).normal(size=(8, 5)), jnp.float32)
 

@@ -67,6 +67,7 @@ def test_log_prob_is_normalised(name):
     np.testing.assert_allclose(d.log_prob(x), -model.energy(x) / 1.5 - ebm.exact.log_partition(model, 1.5), rtol=1e-5)
 
 
+@pytest.mark.slow
 def test_kaufman_normalisation_and_unnormalised_flag():
     big = ebm.Ising.square_lattice(32)
     d = ebm.Boltzmann(big, 2.5)
@@ -110,6 +111,7 @@ def test_support_and_errors():
         ebm.Boltzmann(SMALL["lattice"], 1.0, normalized="yes")
 
 
+@pytest.mark.slow
 def test_site_in_a_numpyro_model_and_x64():
     lattice = SMALL["lattice"]
 

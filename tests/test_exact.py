@@ -122,6 +122,7 @@ def test_log_likelihood(rng):
     np.testing.assert_allclose(lp, all_lp[::9], rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_kaufman_matches_enumeration_through_public_api():
     for rows, cols in ((4, 4), (3, 5)):
         model = ebm.Ising.square_lattice(rows, cols)

@@ -349,7 +349,7 @@ def sampled_level_counts(model, temperature, levels, chains, sweeps, key, tracke
     [
         (4, 4, 0.0, 0.45, 4096),  # lattice path; the old 24-bit rule never left the all-up state here
         pytest.param(4, 4, 0.5, 0.55, 1024, marks=pytest.mark.slow),  # lattice path; the old rule made the first excited level 41% too frequent
-        (3, 3, 0.0, 0.55, 512),  # odd sides: generic block path
+        pytest.param(3, 3, 0.0, 0.55, 512, marks=pytest.mark.slow),  # odd sides: generic block path
         pytest.param(3, 3, 0.5, 0.6, 512, marks=pytest.mark.slow),
     ],
 )

@@ -54,6 +54,7 @@ def reference():
 
 
 # ------------------------------------------------------------------ Kaufman vs brute force
+@pytest.mark.slow
 @pytest.mark.parametrize("size", SIZES)
 def test_log_partition_matches_brute_force_float32(size, reference):
     log_z, energy, heat = reference[size]
@@ -102,6 +103,7 @@ def test_jit_grad_and_vmap_in_temperature():
 
 
 # ------------------------------------------------------------------ extremes, no overflow
+@pytest.mark.slow
 @pytest.mark.parametrize("size", [(256, 256), (257, 255)])
 def test_large_lattice_limits_no_overflow(size):
     n = size[0] * size[1]

@@ -104,7 +104,8 @@ def ring_posterior():
     return p / p.sum()
 
 
-@pytest.mark.parametrize("blocks", [pytest.param(None, marks=pytest.mark.slow), "model"])
+@pytest.mark.slow
+@pytest.mark.parametrize("blocks", [None, "model"])
 def test_boltzmann_site_with_likelihood_against_enumeration(blocks):
     kernel = ebm.TemperedGibbs(model=ising_regression, temperature=1.0, blocks=blocks)
     mcmc = run(kernel, Y6, samples=5000)

@@ -190,6 +190,7 @@ def check_slab_energy_against_kaufman():
 
 
 # ----------------------------------------------------------------------------- tests
+@pytest.mark.slow
 def test_slabs_on_four_devices_equal_the_single_device_chain():
     on_four_devices("check_errors", "check_slabs_equal_single_device_chain")
 

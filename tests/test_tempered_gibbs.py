@@ -319,6 +319,7 @@ def test_frequencies_every_rung_of_a_ladder():
     assert float(mcmc.get_extra_fields()["swap_accept"].mean()) > 0.2  # the ladder does exchange
 
 
+@pytest.mark.slow
 def test_rbm_joint_statistics_match_exact_moments():
     rng = np.random.default_rng(11)
     model = ebm.RBM(rng.normal(0, 1.0, (6, 4)), rng.normal(0, 0.5, 6), rng.normal(0, 0.5, 4))
