@@ -68,6 +68,7 @@ def test_boltzmann_machine():
     check_ais(res, ebm.exact.log_partition(bm))
 
 
+@pytest.mark.slow
 def test_deterministic_and_custom_betas():
     model = _random_rbm(8, 6, 5)
     betas = np.concatenate([np.linspace(0, 0.5, 500, endpoint=False), np.linspace(0.5, 1, 2500)])
@@ -106,6 +107,7 @@ def test_sparse_ising_with_temperature():
     check_ais(res, ebm.exact.log_partition(model, 2.0))
 
 
+@pytest.mark.slow
 def test_lattice_with_spin_data_base_rate():
     """The base-rate base also serves ±1 spins (a uniform field on the lattice)."""
     model = ebm.Ising.square_lattice(3, 4, coupling=0.4, field=0.2)

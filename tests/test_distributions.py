@@ -37,6 +37,7 @@ def test_conditional_logits_recover_softmax():
     np.testing.assert_allclose(p, jax.nn.softmax(logits), rtol=1e-5)
 
 
+@pytest.mark.slow
 def test_categorical_frequencies_and_zero_probabilities():
     logits = jnp.array([0.3, -1.0, 2.0, -jnp.inf, 0.0, -30.0])
     n = 200_000

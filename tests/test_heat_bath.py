@@ -82,6 +82,7 @@ def test_split_key_keeps_type_and_differs():
     assert nxt.dtype == jax.random.key(0, impl="rbg").dtype
 
 
+@pytest.mark.slow
 def test_heat_bath_probabilities():
     field = jnp.array([-1.5, -0.3, 0.0, 0.4, 2.0])
     beta, draws = 0.8, 20000

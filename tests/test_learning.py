@@ -33,6 +33,7 @@ def _offdiag(a):
 
 
 # --- exact gradient ----------------------------------------------------------------------
+@pytest.mark.slow
 def test_exact_gradient_rbm_matches_autodiff():
     model, data = _rbm(), _data(20, 6)
     g = learning.exact_gradient(model, data)

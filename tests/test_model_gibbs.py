@@ -117,6 +117,7 @@ def test_boltzmann_site_with_likelihood_against_enumeration(blocks):
     assert_frequencies(codes, ring_posterior(), f"blocks={blocks}")
 
 
+@pytest.mark.slow
 def test_boltzmann_prior_takes_the_fast_path():
     def prior():
         numpyro.sample("s", ebm.Boltzmann(RING, 1.3))
@@ -182,6 +183,7 @@ def small_model():
     numpyro.factor("f", jnp.sin(a.sum() * 1.3 + c) * 1.5)
 
 
+@pytest.mark.slow
 def test_summary_and_arviz():
     mcmc = run(ebm.TemperedGibbs(model=small_model, temperatures=[1.0, 2.0]), samples=20, chains=2,
                extra=("potential_energy", "swap_accept"))

@@ -82,6 +82,7 @@ def test_local_field_is_minus_energy_derivative(rng):
                 np.testing.assert_allclose(de, -(up - down) * field[k], rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.slow
 def test_set_block_only_touches_block(rng):
     for model in _models(rng):
         x = np_state(model, 1)

@@ -178,6 +178,7 @@ def test_rmsprop_preconditioning_conjugate_mean(gaussian_data):
     assert np.all(np.isfinite(draws))
 
 
+@pytest.mark.slow
 def test_potential_fn_with_data_minibatches():
     x = np.asarray(jax.random.normal(jax.random.PRNGKey(2), (1000,)) + 3.0)
 

@@ -179,6 +179,7 @@ def test_bad_init_params():
 
 
 # ----------------------------------------------------------------------------- MCMC plumbing
+@pytest.mark.slow
 def test_extra_fields_and_shapes():
     kernel = gibbs(ebm.Ising.square_lattice(4, 6), temperatures=geometric_ladder(1.5, 3.0, 3))
     fields = ("physical_energy", "magnetization", "swap_accept", "replica_index", "energies", "x")
