@@ -59,12 +59,12 @@ import warnings
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 import numpyro
 from jax import lax
 
 import ebm_numpyro
 
+from _peers import plain_jax_sweep, thrml_ising
 from _results import add_out_argument, write_results
 from _timing import timed
 
@@ -98,35 +98,9 @@ def ours_scan(L, chains, sweeps):
 
 
 def plain_jax(L, chains, sweeps):
-    """The strongest plain-JAX checkerboard we could write: two half-lattice ``int8`` arrays
-    (no masked-out work; the layout of ``ebm_numpyro``'s lattice sweep), neighbour sums by
-    rolls, one ``jax.random.bits`` word per spin compared with an integer acceptance table
-    (``floor(sigmoid(2 beta n) 2^32)`` for the five neighbour sums n: faster than ``uniform``
-    and ``sigmoid``, and than the ``rbg`` key implementations on CPU), energy and
-    magnetization every sweep, ``lax.scan`` over sweeps, ``vmap`` over chains."""
-    beta = 1.0 / TEMPERATURE
-    p_up = 1.0 / (1.0 + np.exp(-2.0 * beta * np.arange(-4, 5, 2)))
-    threshold = jnp.asarray(np.minimum(np.floor(p_up * 2.0**32), 2.0**32 - 1).astype(np.uint32))
-    row_even = jnp.asarray((np.arange(L) % 2 == 0)[:, None])
-
-    def neighbours(other, colour):  # other: (L, L/2), the other colour's half lattice
-        left = row_even if colour == 0 else ~row_even
-        side = jnp.where(left, jnp.roll(other, 1, 1), jnp.roll(other, -1, 1))
-        return jnp.roll(other, 1, 0) + jnp.roll(other, -1, 0) + other + side
-
-    def half_sweep(key, other, colour):
-        n = neighbours(other, colour)
-        up = jax.random.bits(key, other.shape, jnp.uint32) < threshold[(n + 4) // 2]
-        return jnp.where(up, jnp.int8(1), jnp.int8(-1))
-
-    def sweep(ab, key):
-        a, b = ab
-        k0, k1 = jax.random.split(key)
-        a = half_sweep(k0, b, 0)
-        b = half_sweep(k1, a, 1)
-        energy = -jnp.sum((b * neighbours(a, 1)).astype(jnp.float32))
-        mag = (jnp.sum(a, dtype=jnp.float32) + jnp.sum(b, dtype=jnp.float32)) / (L * L)
-        return (a, b), (energy, mag)
+    """The strongest plain-JAX checkerboard we could write (``_peers.plain_jax_sweep``),
+    ``lax.scan`` over sweeps, ``vmap`` over chains."""
+    sweep = plain_jax_sweep(L, TEMPERATURE)
 
     def chain(key, a, b):
         return lax.scan(sweep, (a, b), jax.random.split(key, sweeps))[1]
@@ -138,21 +112,13 @@ def plain_jax(L, chains, sweeps):
 
 
 def thrml_fast_path(L, chains, sweeps):
-    from thrml import Block, SamplingSchedule, SpinNode, sample_states
-    from thrml.models import IsingEBM, IsingSamplingProgram, hinton_init
+    from thrml import Block, SamplingSchedule, sample_states
+    from thrml.models import hinton_init
 
-    nodes = [SpinNode() for _ in range(L * L)]
-    def site(i, j):
-        return nodes[(i % L) * L + (j % L)]
-
-    edges = [(site(i, j), site(i + di, j + dj)) for i in range(L) for j in range(L) for di, dj in ((1, 0), (0, 1))]
-    even = Block([site(i, j) for i in range(L) for j in range(L) if (i + j) % 2 == 0])
-    odd = Block([site(i, j) for i in range(L) for j in range(L) if (i + j) % 2 == 1])
-    model = IsingEBM(nodes, edges, jnp.zeros(L * L), jnp.ones(len(edges)), jnp.array(1.0 / TEMPERATURE))
-    program = IsingSamplingProgram(model, [even, odd], [])
+    program, blocks, nodes, model = thrml_ising(L, TEMPERATURE)
     schedule = SamplingSchedule(n_warmup=sweeps, n_samples=1, steps_per_sample=1)
     keys = jax.random.split(jax.random.key(1), chains)
-    init = jax.vmap(lambda k: hinton_init(k, model, [even, odd], ()))(keys)
+    init = jax.vmap(lambda k: hinton_init(k, model, blocks, ()))(keys)
     fn = jax.jit(jax.vmap(lambda k, x: sample_states(k, program, schedule, x, [], [Block(nodes[:1])])))
     return lambda: fn(keys, init)
 

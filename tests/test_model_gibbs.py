@@ -152,7 +152,7 @@ def denoising_pair(side, temperature=2.0, sigma=0.8, seed=0):
     return model, y, ising
 
 
-def _denoising_check(side, samples, chains):
+def check_denoising(side, samples, chains):
     model, y, ising = denoising_pair(side)
     a = run(ebm.TemperedGibbs(model=model, temperature=1.0, blocks="model"), y, samples=samples, chains=chains, warmup=100)
     b = run(ebm.TemperedGibbs(potential_fn=ebm.potential(ising), temperature=1.0, store_states=True), samples=samples, chains=chains,
@@ -168,12 +168,12 @@ def _denoising_check(side, samples, chains):
 
 @pytest.mark.slow
 def test_denoising_matches_ising_with_fields_8x8():
-    _denoising_check(8, 1000, 8)
+    check_denoising(8, 1000, 8)
 
 
 @pytest.mark.slow
 def test_denoising_matches_ising_with_fields_32x32():
-    _denoising_check(32, 2000, 8)
+    check_denoising(32, 2000, 8)
 
 
 # ----------------------------------------------------------------------------- MCMC plumbing
