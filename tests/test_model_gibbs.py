@@ -181,24 +181,26 @@ def small_model():
     a = numpyro.sample("a", dist.Bernoulli(0.3).expand([3]).to_event(1))
     c = numpyro.sample("c", dist.Categorical(probs=jnp.array([0.2, 0.5, 0.3])))
     numpyro.factor("f", jnp.sin(a.sum() * 1.3 + c) * 1.5)
+    numpyro.deterministic("total", a.sum() + c)
 
 
 def check_summary_and_arviz(mcmc):
-    """Samples under the site names; print_summary, az.from_numpyro and to_inference_data work."""
+    """Samples under the site names (deterministic sites included, as NumPyro's HMC returns
+    them); print_summary, az.from_numpyro and to_inference_data work."""
     samples = mcmc.get_samples()
-    assert set(samples) == {"a", "c"} and samples["a"].shape == (40, 3) and samples["c"].shape == (40,)
+    assert set(samples) == {"a", "c", "total"} and samples["a"].shape == (40, 3) and samples["c"].shape == (40,)
+    np.testing.assert_array_equal(samples["total"], samples["a"].sum(-1) + samples["c"])
     out = io.StringIO()
     with contextlib.redirect_stdout(out), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         mcmc.print_summary()
     assert "a[0]" in out.getvalue() and "c" in out.getvalue()
     idata = az.from_numpyro(mcmc)
-    assert {"a", "c"} <= set(idata.posterior.data_vars) and "lp" in idata.sample_stats.data_vars
+    assert {"a", "c", "total"} <= set(idata.posterior.data_vars) and "lp" in idata.sample_stats.data_vars
     idata2 = ebm.diagnostics.to_inference_data(mcmc)
     assert idata2.sample_stats["swap_accept"].dims == ("chain", "draw", "pair")
 
 
-@pytest.mark.slow
 def test_summary_and_arviz():
     mcmc = run(ebm.TemperedGibbs(model=small_model, temperatures=[1.0, 2.0]), samples=20, chains=2,
                extra=("potential_energy", "swap_accept"))

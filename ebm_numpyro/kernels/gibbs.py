@@ -296,7 +296,8 @@ class TemperedGibbs(EBMKernel):
 
     Samples (``mcmc.get_samples()``): a dict with ``physical_energy`` (:math:`E(x_0)`),
     ``magnetization`` and, when stored, ``spins`` / ``units``; with ``model=`` the values
-    of the latent sites under their names (``physical_energy`` is then :math:`-\\log p(x_0, y)`,
+    of the latent sites and of the model's ``numpyro.deterministic`` sites under their names
+    (``physical_energy`` is then :math:`-\\log p(x_0, y)`,
     an extra field). Extra fields for
     ``MCMC.run(extra_fields=...)``: ``potential_energy``, ``physical_energy``,
     ``magnetization``, ``energies``, ``swap_accept``, ``replica_index``, ``x``
@@ -321,7 +322,7 @@ class TemperedGibbs(EBMKernel):
         super().__init__(model, potential_fn)
         self._temperatures, self._schedule = _check_ladder(temperature, temperatures)
         self._scan_fn = None
-        self._blocks, self._temper, self._plan = blocks, temper, None
+        self._blocks, self._temper, self._plan, self._deterministic = blocks, temper, None, ()
         self._packed = False
         if model is not None:
             if temper not in ("all", "prior"):
@@ -418,7 +419,14 @@ class TemperedGibbs(EBMKernel):
         sites, trace = model_gibbs.find_sites(self._model, model_args, model_kwargs, key=key)
         self._plan = model_gibbs.make_plan(self._model, model_args, model_kwargs, sites, trace,
                                            blocks=self._blocks, temper=self._temper)
+        self._deterministic = model_gibbs.deterministic_sites(trace)
         return _RANDOM_START
+
+    def postprocess_fn(self, args, kwargs):
+        """With ``model=``: the samples plus the model's ``numpyro.deterministic`` sites."""
+        if self._model is None or not self._deterministic:
+            return super().postprocess_fn(args, kwargs)
+        return model_gibbs.deterministic_fn(self._model, args, kwargs, self._deterministic)
 
     def _potential(self, model_args, model_kwargs):
         if self._model is None:

@@ -52,7 +52,7 @@ from . import dependency
 from .categorical import categorical_from_words
 
 __all__ = ["DiscreteSite", "SweepPlan", "find_sites", "make_plan", "split_log_density", "plan_sweep",
-           "gibbs_fn", "MAX_VALUES"]
+           "deterministic_sites", "deterministic_fn", "gibbs_fn", "MAX_VALUES"]
 
 #: Most values a discrete site's unit may take (its conditional is evaluated for each).
 MAX_VALUES = 256
@@ -558,6 +558,21 @@ def model_target(model, args, kwargs, conditioning, temper):
         return site_model
 
     return log_density, site_model_at
+
+
+def deterministic_sites(trace) -> tuple:
+    """Names of the ``numpyro.deterministic`` sites of a model trace."""
+    return tuple(k for k, site in trace.items() if site["type"] == "deterministic")
+
+
+def deterministic_fn(model, args, kwargs, names):
+    """NumPyro's ``postprocess_fn`` for ``model``: ``values -> values`` plus the deterministic
+    sites ``names`` (:func:`deterministic_sites`) recomputed at them."""
+    def postprocess(values):
+        tr = trace_model(model, args, kwargs, values)
+        return {**values, **{k: tr[k]["value"] for k in names}}
+
+    return postprocess
 
 
 def first_slot(x):
