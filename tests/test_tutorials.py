@@ -4,13 +4,15 @@ Quick checks that execute nothing (``pytest --all`` re-executes the notebooks wi
 every code cell ran, in order; every notebook shows at least one figure; no output is an
 error, and no stderr output holds a warning or a traceback; each notebook records (in
 ``metadata["ebm_numpyro"]``) the fingerprint of the public API it was executed against, and
-that must be today's, so outputs produced by an older API fail here. To refresh them:
+that must be today's, so outputs produced by an older API fail here. The README links every
+notebook and shows a picture from them (a PNG under docs/images/). To refresh the notebooks:
 
     python tutorials/execute.py            # all notebooks; or name some
 """
 
 import importlib.util
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -35,10 +37,23 @@ def _load(path):
 
 
 def test_there_are_tutorials_and_the_readme_lists_them():
-    assert len(NOTEBOOKS) >= 7, [p.name for p in NOTEBOOKS]
+    assert len(NOTEBOOKS) >= 8, [p.name for p in NOTEBOOKS]
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     for path in NOTEBOOKS:
         assert f"tutorials/{path.name}" in readme, f"README.md does not link {path.name}"
+
+
+def test_readme_tutorial_picture_exists():
+    """The README's tutorials section shows a picture from them; every image it names exists (< 200 KB)."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    images = re.findall(r"!\[[^\]]*\]\(([^)\s]+)\)", readme)
+    tutorials = readme.split("## Tutorials", 1)[1].split("\n## ", 1)[0]
+    assert re.search(r"!\[[^\]]*\]\(docs/images/[^)]+\.png\)", tutorials), "the Tutorials section shows no picture"
+    for image in images:
+        path = ROOT / image
+        assert path.is_file(), f"README.md shows {image}, which does not exist"
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", f"{image} is not a PNG"
+        assert path.stat().st_size < 200_000, f"{image}: {path.stat().st_size} bytes, keep README pictures under 200 KB"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
