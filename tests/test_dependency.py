@@ -21,6 +21,9 @@ _RNG = np.random.default_rng(3)
 _M = jnp.asarray(_RNG.normal(size=(3, N)), jnp.float32)
 _V = jnp.asarray(_RNG.normal(size=N), jnp.float32)
 _PERM = np.array([2, 0, 5, 1, 3, 4])
+_TABLE = jnp.asarray(_RNG.normal(size=(N, 2)), jnp.float32)
+_PAIRS = jnp.asarray(_RNG.normal(size=(2, 2)), jnp.float32)
+_TRIPLE = jnp.asarray(_RNG.normal(size=4), jnp.float32)
 
 PROGRAMS = {
     # elementwise terms: no interaction
@@ -35,6 +38,11 @@ PROGRAMS = {
     "dot": lambda x: -jnp.sum((_M @ x - 1.0) ** 2),
     # three-body term on a slice plus a scalar factor of one unit
     "three_body": lambda x: 1.5 * x[0] * x[2] * x[4] + jnp.where(x[1] > 0, 0.7, -0.2),
+    # a table read at each unit's value (Categorical.log_prob's take_along_axis): no interaction
+    "table": lambda x: jnp.sum(jnp.take_along_axis(_TABLE, x.astype(jnp.int32)[:, None], axis=1)),
+    # a pair table indexed by two units (x_i, x_{i-1}): ring neighbours; and a table at a sum
+    "pair_table": lambda x: jnp.sum(_PAIRS[x.astype(jnp.int32), jnp.roll(x, 1).astype(jnp.int32)])
+    + _TRIPLE[(x[0] + x[3] + x[5]).astype(jnp.int32)],
 }
 
 
@@ -63,15 +71,21 @@ def test_detected_interactions_contain_the_true_ones(name):
     found = st.interactions().toarray() | np.eye(N, dtype=bool)  # a unit no term reads has no entry
     truth = true_interactions(f)
     assert np.all(found | ~truth), f"{name}: a true interaction was missed"
-    expected_exact = {"elementwise": np.eye(N, dtype=bool), "broadcast": np.ones((N, N), bool),
+    expected_exact = {"elementwise": np.eye(N, dtype=bool), "table": np.eye(N, dtype=bool),
+                      "broadcast": np.ones((N, N), bool),
                       "dot": np.ones((N, N), bool)}
     if name in expected_exact:
         assert np.array_equal(found, expected_exact[name])
     if name == "ring":
         assert found.sum() == N + 2 * N  # diagonal and the 2N ring neighbours, nothing else
+    if name == "pair_table":  # the ring, and the triple (0, 3, 5) read through one index
+        expected = np.eye(N, dtype=bool)
+        for u, w in [(i, (i + 1) % N) for i in range(N)] + [(0, 3), (3, 5)]:
+            expected[u, w] = expected[w, u] = True
+        assert np.array_equal(found, expected)
 
 
-@pytest.mark.parametrize("name", ["ring", "gather", "three_body"])
+@pytest.mark.parametrize("name", ["ring", "gather", "three_body", "table", "pair_table"])
 def test_block_conditionals_from_terms_equal_brute_force(name):
     f = PROGRAMS[name]
 

@@ -167,6 +167,25 @@ def _move(eqn, idx):
     return None
 
 
+def _gather_by_index(eqn, index_shape, index_deps):
+    """A gather from an array that depends on no unit, at indices that do (``take_along_axis``
+    of a log-probability table at the units' values, ``logits[x]``): output element ``o``
+    depends on the units of the index vector it was read at, the last axis of the indices, at
+    the position given by ``o``'s batch (non-offset) dimensions in order."""
+    out_shape = tuple(eqn.outvars[0].aval.shape)
+    offset = set(eqn.params["dimension_numbers"].offset_dims)
+    batch = [d for d in range(len(out_shape)) if d not in offset]
+    vectors = sp.csr_matrix((np.ones(int(math.prod(index_shape)), np.int32),
+                             (_reduce_map(index_shape, (len(index_shape) - 1,)),
+                              np.arange(int(math.prod(index_shape))))),
+                            shape=(int(math.prod(index_shape[:-1])), int(math.prod(index_shape))))
+    vectors = (vectors @ index_deps.astype(np.int32)).astype(bool).tocsr()
+    coords = np.indices(out_shape).reshape(len(out_shape), -1)
+    position = np.ravel_multi_index([coords[d] for d in batch], index_shape[:-1]) if batch else \
+        np.zeros(coords.shape[1], np.int64)
+    return _rows(vectors, position)
+
+
 def _eqn_deps(eqn, indeps, value, n_units):
     """Dependency matrices of ``eqn``'s outputs from its inputs' (``value(k)``: the concrete
     value of input ``k`` when known, else ``None``)."""
@@ -183,6 +202,8 @@ def _eqn_deps(eqn, indeps, value, n_units):
         p = sp.csr_matrix((np.ones(size, np.int32), (_reduce_map(shapes[0], tuple(eqn.params["axes"])),
                            np.arange(size))), shape=(n_outs[0], size))
         return [(p @ indeps[0].astype(np.int32)).astype(bool).tocsr()]
+    if name == "gather" and indeps[0] is None and indeps[1] is not None and len(shapes) == 2:
+        return [_gather_by_index(eqn, shapes[1], indeps[1])]
     data = tuple(range(len(shapes))) if name == "concatenate" else _STRUCTURAL.get(name)
     if data is not None and len(n_outs) == 1 and all(
             indeps[k] is None for k in range(len(shapes)) if k not in data):

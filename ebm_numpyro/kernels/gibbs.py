@@ -283,12 +283,16 @@ class TemperedGibbs(EBMKernel):
         :math:`p_u`, stay at temperature 1 on every rung). The target (first) temperature
         should then be 1 to sample the posterior.
     :param blocks: with ``model=``, how a sweep groups the units. ``None`` (default, always
-        correct): every unit on its own, in order, except that a ``Boltzmann`` site whose
-        rest of the log joint does not depend on it is swept by its energy model's colour
-        classes; ``"model"``: ``Boltzmann`` sites always by their colour classes (valid when
-        the rest of the log joint does not couple two units of one colour, e.g. an elementwise
-        likelihood); or a list of blocks, each a dict ``{site name: flat unit indices}``, of
-        conditionally independent units drawn together, covering every unit exactly once.
+        correct): units are drawn together only where the model's log joint proves them
+        conditionally independent (:mod:`ebm_numpyro.kernels.model_gibbs`: the terms each
+        element of the summed log densities depends on are read from the jaxpr and the units
+        coloured, e.g. the four classes of an Ising prior written as a ``numpyro.factor``; a
+        ``Boltzmann`` site by its energy model's colour classes when the rest of the log joint
+        does not couple them), every other unit on its own, in order; ``"model"``:
+        ``Boltzmann`` sites always by their colour classes (valid when the rest of the log
+        joint does not couple two units of one colour, e.g. an elementwise likelihood); or a
+        list of blocks, each a dict ``{site name: flat unit indices}``, of conditionally
+        independent units drawn together, covering every unit exactly once.
     :param store_states: keep the target state in every draw (``True``), never (``False``:
         only ``physical_energy`` and ``magnetization``, a few bytes per draw), or ``None``
         (default): keep it when the model has at most ``AUTO_STORE_UNITS`` (256) units. Use
