@@ -150,10 +150,15 @@ class LatticeIsing(DiscreteModel):
         )
 
     def energy(self, x):
-        """:math:`E = -J\\sum s_{ij}(s_{i+1,j}+s_{i,j+1}) - h\\sum s_{ij}`, batched."""
+        """:math:`E = -J\\sum s_{ij}(s_{i+1,j}+s_{i,j+1}) - h\\sum s_{ij}`, batched.
+
+        The vertical and horizontal bonds are summed separately, so that every summed element
+        is one bond: a NumPyro model with this energy as a factor is then swept by the
+        checkerboard (:mod:`ebm_numpyro.kernels.dependency` sees two units per term)."""
         self.validate_state(x)
         s = _spins_as_float(x, self.coupling.dtype)
-        bonds = jnp.sum(s * (jnp.roll(s, -1, -2) + jnp.roll(s, -1, -1)), axis=(-2, -1))
+        bonds = (jnp.sum(s * jnp.roll(s, -1, -2), axis=(-2, -1))
+                 + jnp.sum(s * jnp.roll(s, -1, -1), axis=(-2, -1)))
         return -self.coupling * bonds - self.field * jnp.sum(s, axis=(-2, -1))
 
     def local_field(self, x, block):
