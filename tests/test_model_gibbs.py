@@ -15,34 +15,14 @@ import numpy as np
 import numpyro
 import numpyro.distributions as dist
 import pytest
+from conftest import run_mcmc as run
 from numpyro.infer import MCMC, NUTS, HMCGibbs
 
 import ebm_numpyro as ebm
+from stats import assert_state_frequencies as assert_frequencies
 from stats import chain_z_scores, mcse_mean, z_crit
 
 
-def run(kernel, *args, key=0, warmup=50, samples=1000, chains=4, method="vectorized", extra=()):
-    mcmc = MCMC(kernel, num_warmup=warmup, num_samples=samples, num_chains=chains, chain_method=method,
-                progress_bar=False)
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", "There are not enough devices", UserWarning)
-        mcmc.run(jax.random.key(key), *args, extra_fields=extra)
-    return mcmc
-
-
-def per_chain_frequencies(codes, num_states):
-    codes = np.asarray(codes).reshape(np.shape(codes)[0], -1)
-    return np.stack([np.bincount(c, minlength=num_states) / c.size for c in codes])
-
-
-def assert_frequencies(codes, p, label):
-    """All state frequencies against exact probabilities (per-chain spread, iid floor)."""
-    freq = per_chain_frequencies(codes, p.size)
-    total = np.asarray(codes).size
-    z = chain_z_scores(freq, p, np.sqrt(p * (1 - p) / total))
-    worst = int(np.argmax(np.abs(z)))
-    assert np.abs(z).max() < z_crit(p.size), (
-        f"{label}: state {worst} sampled {freq.mean(0)[worst]:.5f} vs exact {p[worst]:.5f}, |z| = {abs(z[worst]):.2f}")
 
 
 # ----------------------------------------------------------------------------- 10 Bernoulli sites
