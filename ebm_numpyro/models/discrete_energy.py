@@ -108,9 +108,11 @@ class DiscreteEnergy(DiscreteModel):
         when that is cheap and leaves fewer classes than units; else unit by unit.
         ``"single"``: unit by unit, always correct. A list of classes (flat unit indices,
         covering every unit exactly once): the user's colouring; when the term structure can
-        be read, a class two of whose units share a term is rejected (the analysis is
-        conservative: an energy written through a dense product, ``x @ J @ x``, couples every
-        pair; write such energies as sums over bonds, or use ``"single"``).
+        be read, a class two of whose units share a term is rejected, and the class is drawn
+        from its terms; otherwise from ``q`` evaluations of ``fn`` per unit. The analysis is
+        conservative: a matrix product is one term of all its units (``x @ J @ x`` couples every
+        pair, ``h @ x`` too), so write energies as sums over bonds and sites
+        (``jnp.sum(h * x)``) for them to be told apart.
 
     The conditionals are exact (module doc): :meth:`unit_energies` gives
     :math:`E(x_{i \\to v})` up to a per-unit constant for every unit of a block and every value,
