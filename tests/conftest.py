@@ -52,6 +52,20 @@ def run_mcmc(kernel, *args, key=0, warmup=50, samples=1000, chains=4, method="ve
     return mcmc
 
 
+def summary_text(mcmc):
+    """What ``mcmc.print_summary()`` prints (its RuntimeWarnings about the R-hat and ESS of
+    constant entries silenced)."""
+    import contextlib
+    import io
+    import warnings
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        mcmc.print_summary()
+    return out.getvalue()
+
+
 def enable_x64():
     """Context manager turning on 64-bit JAX (its home moved between JAX versions)."""
     import jax

@@ -21,9 +21,7 @@ Everything is small (4x4 lattice, 6 units, a handful of draws, 2 chains) and det
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import io
 import pickle
 import subprocess
 import sys
@@ -39,6 +37,7 @@ import numpy as np
 import numpyro
 import numpyro.distributions as dist
 import pytest
+from conftest import summary_text
 from numpyro.infer import MCMC
 
 import ebm_numpyro as ebm
@@ -386,11 +385,7 @@ def test_pickled_mcmc_resumes(cfg):
 @CFG
 def test_print_summary(cfg):
     mcmc, _ = reference(cfg)
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # r_hat / n_eff of constant entries
-        mcmc.print_summary()
-    text = out.getvalue()
+    text = summary_text(mcmc)
     rows = [line.split()[0] for line in text.splitlines() if line.strip() and line.split()[0] != "mean"]
     assert rows, text
     if cfg.discrete:

@@ -3,10 +3,7 @@ ordinary NumPyro models, checked against enumeration (every state, every rung of
 against TemperedGibbs on the equivalent Ising model, and inside NumPyro's HMCGibbs against
 enumeration x quadrature. Fixed keys; tolerances from the MCSE (tests/stats.py)."""
 
-import contextlib
-import io
 import itertools
-import warnings
 
 import arviz as az
 import jax
@@ -16,11 +13,12 @@ import numpyro
 import numpyro.distributions as dist
 import pytest
 from conftest import run_mcmc as run
-from numpyro.infer import MCMC, NUTS, HMCGibbs
+from conftest import summary_text
+from numpyro.infer import NUTS, HMCGibbs
 
 import ebm_numpyro as ebm
 from stats import assert_state_frequencies as assert_frequencies
-from stats import chain_z_scores, mcse_mean, z_crit
+from stats import mcse_mean, z_crit
 
 
 
@@ -167,11 +165,8 @@ def check_summary_and_arviz(mcmc):
     """Samples under the site names; print_summary, az.from_numpyro and to_inference_data work."""
     samples = mcmc.get_samples()
     assert set(samples) == {"a", "c"} and samples["a"].shape == (40, 3) and samples["c"].shape == (40,)
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        mcmc.print_summary()
-    assert "a[0]" in out.getvalue() and "c" in out.getvalue()
+    text = summary_text(mcmc)
+    assert "a[0]" in text and "c" in text
     idata = az.from_numpyro(mcmc)
     assert {"a", "c"} <= set(idata.posterior.data_vars) and "lp" in idata.sample_stats.data_vars
     idata2 = ebm.diagnostics.to_inference_data(mcmc)
