@@ -53,6 +53,8 @@ Public functions (the package's other modules use these and nothing private):
 * :func:`metropolis_from_words` - accept with probability :math:`\\min(1, e^{\\log r})`
   (the replica-exchange swap), exact in the same way;
 * :func:`uniform_units` - uniformly random units;
+* :func:`for_each_block` - the loop over a model's blocks (``lax.fori_loop`` over the units
+  of a model swept unit by unit);
 * :func:`sweep` / :func:`gibbs_sweep` - one systematic sweep over a model's blocks.
 """
 
