@@ -21,6 +21,7 @@ from .kernels import gibbs_fn as gibbs_fn
 from .models import RBM as RBM
 from .models import Potts as Potts
 from .models import BoltzmannMachine as BoltzmannMachine
+from .models import DiscreteEnergy as DiscreteEnergy
 from .models import DiscreteModel as DiscreteModel
 from .models import DoubleWell as DoubleWell
 from .models import EnergyModel as EnergyModel

@@ -36,6 +36,36 @@ def np_state(model, seed, batch=()):
     return np.where(bits == 1, up, down).astype(np.int8)
 
 
+def run_mcmc(kernel, *args, key=0, warmup=50, samples=1000, chains=4, method="vectorized", extra=()):
+    """``MCMC(kernel, ...).run`` without a progress bar (NumPyro's warning about too few devices
+    for ``chain_method="parallel"`` silenced: it then draws the chains sequentially)."""
+    import warnings
+
+    import jax
+    from numpyro.infer import MCMC
+
+    mcmc = MCMC(kernel, num_warmup=warmup, num_samples=samples, num_chains=chains, chain_method=method,
+                progress_bar=False)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "There are not enough devices", UserWarning)
+        mcmc.run(jax.random.key(key), *args, extra_fields=extra)
+    return mcmc
+
+
+def summary_text(mcmc):
+    """What ``mcmc.print_summary()`` prints (its RuntimeWarnings about the R-hat and ESS of
+    constant entries silenced)."""
+    import contextlib
+    import io
+    import warnings
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        mcmc.print_summary()
+    return out.getvalue()
+
+
 def enable_x64():
     """Context manager turning on 64-bit JAX (its home moved between JAX versions)."""
     import jax

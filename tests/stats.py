@@ -43,3 +43,28 @@ def count_z_scores(counts, probabilities, total):
     expected = total * p
     sd = np.sqrt(np.maximum(total * p * (1 - p), 1e-300))
     return (counts - expected) / sd
+
+
+def state_frequencies(codes, num_states):
+    """Frequency of every state code ``0..num_states-1`` in each chain: codes shaped
+    (chains, ...), result (chains, num_states)."""
+    codes = np.asarray(codes)
+    chains = codes.shape[0]
+    flat = codes.reshape(chains, -1) + num_states * np.arange(chains)[:, None]
+    counts = np.bincount(flat.ravel(), minlength=chains * num_states).reshape(chains, num_states)
+    return counts / codes.reshape(chains, -1).shape[1]
+
+
+def assert_state_frequencies(codes, p, label):
+    """Every state's frequency (codes shaped (chains, ...)) against its exact probability ``p``:
+    z-scores of the mean of the chains' frequencies (:func:`chain_z_scores`: per-chain spread,
+    i.i.d. floor), Bonferroni over the states."""
+    p = np.asarray(p, np.float64)
+    freq = state_frequencies(codes, p.size)
+    z = chain_z_scores(freq, p, np.sqrt(p * (1 - p) / np.asarray(codes).size))
+    bound = z_crit(p.size)
+    worst = int(np.argmax(np.abs(z)))
+    assert np.abs(z).max() < bound, (
+        f"{label}: state {worst} sampled {freq.mean(0)[worst]:.5f} vs exact {p[worst]:.5f}, "
+        f"|z| = {abs(z[worst]):.2f} > {bound:.2f}"
+    )

@@ -1,4 +1,4 @@
-"""The exact additive structure of a log density (ebm_numpyro.kernels.dependency): detected
+"""The exact additive structure of a log density (ebm_numpyro.models.dependency): detected
 interactions contain every true one (checked by brute force on small programs), colour
 classes are conditionally independent, and the block conditionals from the terms equal the
 brute-force conditionals; TemperedGibbs(model=...) uses them only where they are proved."""
@@ -13,7 +13,8 @@ import numpyro.distributions as dist
 import pytest
 
 import ebm_numpyro as ebm
-from ebm_numpyro.kernels import dependency, model_gibbs
+from ebm_numpyro.kernels import model_gibbs
+from ebm_numpyro.models import dependency
 from stats import chain_z_scores, z_crit
 
 N = 6

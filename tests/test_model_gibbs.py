@@ -3,10 +3,7 @@ ordinary NumPyro models, checked against enumeration (every state, every rung of
 against TemperedGibbs on the equivalent Ising model, and inside NumPyro's HMCGibbs against
 enumeration x quadrature. Fixed keys; tolerances from the MCSE (tests/stats.py)."""
 
-import contextlib
-import io
 import itertools
-import warnings
 
 import arviz as az
 import jax
@@ -15,34 +12,15 @@ import numpy as np
 import numpyro
 import numpyro.distributions as dist
 import pytest
-from numpyro.infer import MCMC, NUTS, HMCGibbs
+from conftest import run_mcmc as run
+from conftest import summary_text
+from numpyro.infer import NUTS, HMCGibbs
 
 import ebm_numpyro as ebm
-from stats import chain_z_scores, mcse_mean, z_crit
+from stats import assert_state_frequencies as assert_frequencies
+from stats import mcse_mean, z_crit
 
 
-def run(kernel, *args, key=0, warmup=50, samples=1000, chains=4, method="vectorized", extra=()):
-    mcmc = MCMC(kernel, num_warmup=warmup, num_samples=samples, num_chains=chains, chain_method=method,
-                progress_bar=False)
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", "There are not enough devices", UserWarning)
-        mcmc.run(jax.random.key(key), *args, extra_fields=extra)
-    return mcmc
-
-
-def per_chain_frequencies(codes, num_states):
-    codes = np.asarray(codes).reshape(np.shape(codes)[0], -1)
-    return np.stack([np.bincount(c, minlength=num_states) / c.size for c in codes])
-
-
-def assert_frequencies(codes, p, label):
-    """All state frequencies against exact probabilities (per-chain spread, iid floor)."""
-    freq = per_chain_frequencies(codes, p.size)
-    total = np.asarray(codes).size
-    z = chain_z_scores(freq, p, np.sqrt(p * (1 - p) / total))
-    worst = int(np.argmax(np.abs(z)))
-    assert np.abs(z).max() < z_crit(p.size), (
-        f"{label}: state {worst} sampled {freq.mean(0)[worst]:.5f} vs exact {p[worst]:.5f}, |z| = {abs(z[worst]):.2f}")
 
 
 # ----------------------------------------------------------------------------- 10 Bernoulli sites
@@ -190,11 +168,8 @@ def check_summary_and_arviz(mcmc):
     samples = mcmc.get_samples()
     assert set(samples) == {"a", "c", "total"} and samples["a"].shape == (40, 3) and samples["c"].shape == (40,)
     np.testing.assert_array_equal(samples["total"], samples["a"].sum(-1) + samples["c"])
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        mcmc.print_summary()
-    assert "a[0]" in out.getvalue() and "c" in out.getvalue()
+    text = summary_text(mcmc)
+    assert "a[0]" in text and "c" in text
     idata = az.from_numpyro(mcmc)
     assert {"a", "c", "total"} <= set(idata.posterior.data_vars) and "lp" in idata.sample_stats.data_vars
     idata2 = ebm.diagnostics.to_inference_data(mcmc)

@@ -26,7 +26,7 @@ from numpyro.infer import MCMC
 import ebm_numpyro as ebm
 from ebm_numpyro.kernels import TemperedGibbs, replica_exchange, swap_acceptance
 from ebm_numpyro.schedules import geometric_ladder
-from stats import chain_z_scores, z_crit
+from stats import assert_state_frequencies, chain_z_scores, z_crit
 
 
 def gibbs(model, temperature=None, temperatures=None, **kwargs):
@@ -82,28 +82,7 @@ def state_codes(x, unit_values):
     return bits @ (1 << np.arange(bits.shape[-1]))
 
 
-def per_chain_frequencies(codes, num_states):
-    codes = np.asarray(codes)
-    chains = codes.shape[0]
-    flat = codes.reshape(chains, -1) + num_states * np.arange(chains)[:, None]
-    counts = np.bincount(flat.ravel(), minlength=chains * num_states).reshape(chains, num_states)
-    return counts / codes.reshape(chains, -1).shape[1]
-
-
-def assert_frequencies_match(codes, p_exact, label):
-    freq = per_chain_frequencies(codes, p_exact.size)
-    total = np.asarray(codes).size
-    z = chain_z_scores(freq, p_exact, np.sqrt(p_exact * (1 - p_exact) / total))
-    bound = z_crit(p_exact.size)
-    worst = int(np.argmax(np.abs(z)))
-    assert np.abs(z).max() < bound, (
-        f"{label}: state {worst} sampled {freq.mean(0)[worst]:.5f} vs exact {p_exact[worst]:.5f}, "
-        f"|z| = {abs(z[worst]):.2f} > {bound:.2f}"
-    )
-
-
 # ----------------------------------------------------------------------------- pure functions
-
 
 
 def test_swap_acceptance_and_exchange():
@@ -304,7 +283,7 @@ def test_frequencies_single_temperature(sparse):
     kernel = gibbs(model, 1.0)
     mcmc = run_mcmc(kernel, 1, warmup=30, samples=24, thinning=2, chains=1024)
     codes = state_codes(mcmc.get_samples(group_by_chain=True)["spins"], model.unit_values)
-    assert_frequencies_match(codes, exact_probabilities(model, 1.0), "single temperature")
+    assert_state_frequencies(codes, exact_probabilities(model, 1.0), "single temperature")
 
 
 @pytest.mark.slow
@@ -316,7 +295,7 @@ def test_frequencies_every_rung_of_a_ladder():
     x = np.asarray(mcmc.get_extra_fields(group_by_chain=True)["x"])  # (chain, draw, rung, spin)
     for k, t in enumerate(ladder):
         codes = state_codes(x[:, :, k], model.unit_values)
-        assert_frequencies_match(codes, exact_probabilities(model, t), f"rung {k} (T = {t})")
+        assert_state_frequencies(codes, exact_probabilities(model, t), f"rung {k} (T = {t})")
     assert float(mcmc.get_extra_fields()["swap_accept"].mean()) > 0.2  # the ladder does exchange
 
 

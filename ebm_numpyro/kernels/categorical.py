@@ -22,7 +22,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 from jax import lax
 
-from .heat_bath import heat_bath_from_words
+from .heat_bath import for_each_block, heat_bath_from_words
 
 __all__ = ["conditional_logits", "categorical_from_words", "sweep"]
 
@@ -67,7 +67,8 @@ def categorical_from_words(words, stream, logits, dtype=jnp.int32):
 
 def sweep(words, model, x, beta, barrier=None):
     """One systematic sweep of a model with ``q``-state units (``model.unit_energies``), every
-    colour class ``b`` of ``model.blocks`` drawn from stream ``b`` by the softmax heat bath
+    colour class ``b`` of ``model.blocks`` drawn from stream ``b`` (unit ``j`` from stream ``j``
+    for a model swept unit by unit, :func:`.heat_bath.for_each_block`) by the softmax heat bath
 
     .. math::  p(x_i = v_k \\mid x_{-i}) = \\frac{e^{-\\beta \\epsilon_i(k)}}{\\sum_l e^{-\\beta \\epsilon_i(l)}}
 
@@ -78,9 +79,12 @@ def sweep(words, model, x, beta, barrier=None):
 
     values = jnp.asarray(model.unit_values, x.dtype)
     beta = jnp.asarray(beta)
-    for stream, block in enumerate(model.blocks):  # static: a handful of colour classes
+
+    def update(x, block, stream):
         e = model.unit_energies(x, block)
         logits = -beta.reshape(beta.shape + (1,) * (e.ndim - beta.ndim)) * e
-        x = model.set_block(x, block, values[categorical_from_words(words, stream, logits, jnp.int32)])
+        return model.set_block(x, block, values[categorical_from_words(words, stream, logits, jnp.int32)])
+
+    x = for_each_block(model, x, update)
     energy = model.energy(x)
     return x, energy, magnetization(model, x, energy.dtype)

@@ -28,7 +28,7 @@ from ..potentials import Potential
 from ..schedules import as_schedule, check_schedule
 from . import _lattice, _random
 from ._base import EBMKernel, OutputLayout, state_name
-from . import categorical, model_gibbs
+from . import model_gibbs
 from .heat_bath import metropolis_from_words, sweep, uniform_units
 
 __all__ = [
@@ -341,7 +341,7 @@ class TemperedGibbs(EBMKernel):
         if not isinstance(energy_model, DiscreteModel):
             raise ValueError(
                 "TemperedGibbs: `potential_fn` must be `ebm.potential(model)` of a discrete model "
-                "(Ising, LatticeIsing, SparseIsing, BoltzmannMachine, RBM or Potts); got "
+                "(Ising, LatticeIsing, SparseIsing, BoltzmannMachine, RBM, Potts or DiscreteEnergy); got "
                 f"{type(energy_model if isinstance(potential_fn, Potential) else potential_fn).__name__}. "
                 "Continuous models are sampled with SGLD or CyclicAnnealing."
             )
@@ -556,9 +556,7 @@ class TemperedGibbs(EBMKernel):
             mean_accept = state.mean_swap_accept + (accept - state.mean_swap_accept) / count
             return self._observe_model(state.i + 1, replicas, rest, accept, mean_accept, rng_key)
         carried = ReplicaState(_carried_units(state), state.energies, state.replica_index)
-        sweep_fn = _lattice.sweep_packed if self._packed else sweep
-        if hasattr(self.energy_model, "unit_energies"):  # q-state units (Potts, any q): the softmax heat bath
-            sweep_fn = categorical.sweep
+        sweep_fn = _lattice.sweep_packed if self._packed else sweep  # q-state units: sweep's softmax heat bath
         replicas, info = _replica_step(sweep_fn, words, carried, self.energy_model, betas, state.i % 2, barrier)
         count = (state.i + 1).astype(state.energies.dtype)
         mean_accept = state.mean_swap_accept + (info.swap_accept - state.mean_swap_accept) / count

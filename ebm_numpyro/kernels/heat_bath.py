@@ -53,6 +53,8 @@ Public functions (the package's other modules use these and nothing private):
 * :func:`metropolis_from_words` - accept with probability :math:`\\min(1, e^{\\log r})`
   (the replica-exchange swap), exact in the same way;
 * :func:`uniform_units` - uniformly random units;
+* :func:`for_each_block` - the loop over a model's blocks (``lax.fori_loop`` over the units
+  of a model swept unit by unit);
 * :func:`sweep` / :func:`gibbs_sweep` - one systematic sweep over a model's blocks.
 """
 
@@ -72,6 +74,7 @@ __all__ = [
     "heat_bath",
     "metropolis_from_words",
     "uniform_units",
+    "for_each_block",
     "sweep",
     "gibbs_sweep",
 ]
@@ -306,21 +309,39 @@ def magnetization(model, x, dtype):
     return jnp.mean(x.astype(dtype), axis=axes)
 
 
+def for_each_block(model, x, update):
+    """``x`` after ``x = update(x, block, stream)`` for every block of ``model.blocks`` in turn,
+    block ``b`` drawing from stream ``b``: a Python loop over the handful of colour classes,
+    or, for a model whose blocks are its single units (``model.unit_blocks``), unit ``j`` from
+    stream ``j`` in a ``lax.fori_loop`` (compile time independent of the number of units)."""
+    if model.unit_blocks:
+        return lax.fori_loop(0, model.num_units, lambda j, x: update(x, j, j), x)
+    for stream, block in enumerate(model.blocks):  # static: a handful of colour classes
+        x = update(x, block, stream)
+    return x
+
+
 def sweep(words, model, x, beta, barrier=None):
     """One systematic sweep keyed by ``words``; returns ``(x, energy, magnetization)``.
 
-    Block ``b`` of ``model.blocks`` draws from stream ``b``. Periodic lattices with even
-    sides take the specialised path of :mod:`._lattice` (same conditionals); ``barrier`` is
-    forwarded to it (see :func:`._lattice.sweep`).
+    Block ``b`` of ``model.blocks`` draws from stream ``b`` (:func:`for_each_block`). Periodic
+    lattices with even sides take the specialised path of :mod:`._lattice` (same
+    conditionals); ``barrier`` is forwarded to it (see :func:`._lattice.sweep`). Models with
+    ``q``-state units (``unit_energies``) take the softmax heat bath of :func:`.categorical.sweep`.
     """
-    from . import _lattice  # the lattice path imports this module
+    from . import _lattice, categorical  # both import this module
 
     if _lattice.supports(model):
         return _lattice.sweep(words, model, x, beta, barrier)
-    for stream, block in enumerate(model.blocks):  # static: a handful of colour classes
+    if hasattr(model, "unit_energies"):
+        return categorical.sweep(words, model, x, beta, barrier)
+
+    def update(x, block, stream):
         field = model.local_field(x, block)
         values = heat_bath_from_words(words, stream, field, _expand(beta, field.ndim), model.unit_values, x.dtype)
-        x = model.set_block(x, block, values)
+        return model.set_block(x, block, values)
+
+    x = for_each_block(model, x, update)
     energy = model.energy(x)
     return x, energy, magnetization(model, x, energy.dtype)
 

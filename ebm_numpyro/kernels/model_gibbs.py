@@ -18,7 +18,7 @@ A *plan* (:class:`SweepPlan`) lists the updates of one systematic sweep:
   binary unit costs one evaluation of the log joint (at its other value: the current value's
   log joint is carried);
 * ``terms``: a colour class of a site found from the exact additive structure of the log
-  joint (:mod:`.dependency`: the elements of the arrays the log joint sums and the units each
+  joint (:mod:`ebm_numpyro.models.dependency`: the elements of the arrays the log joint sums and the units each
   depends on, read from the jaxpr); every unit of the class is drawn at once from one
   evaluation of those elements per value (the fast path for elementwise likelihoods, Ising
   factors written with ``numpyro.factor``, ...);
@@ -48,7 +48,7 @@ from numpyro import handlers
 from numpyro.distributions import constraints
 
 from ..distributions import Boltzmann, UnitValues
-from . import dependency
+from ..models import dependency
 from .categorical import categorical_from_words
 
 __all__ = ["DiscreteSite", "SweepPlan", "find_sites", "make_plan", "split_log_density", "plan_sweep",
@@ -80,7 +80,7 @@ class SweepPlan:
     ``("terms", site, flat indices, skip, segments)``, ``("block", ((site, flat indices), ...))``
     or ``("model", site, block, flat indices, layout positions, rest)`` (``rest``: ``False``,
     ``True`` (per unit) or ``(skip, segments)`` (by terms)); ``streams`` the first random
-    stream of each step; ``structures`` the :class:`.dependency.TermStructure` of the log
+    stream of each step; ``structures`` the :class:`ebm_numpyro.models.dependency.TermStructure` of the log
     joint without the sites in ``skip``, as ``((skip, structure), ...)``."""
 
     sites: tuple
@@ -229,8 +229,11 @@ def find_sites(model, args, kwargs, conditioning=None, sites=None, key=None):
             )
         values = _unit_values(name, site["fn"])
         value = jnp.asarray(site["value"])
-        found.append(DiscreteSite(name, tuple(value.shape), values, value.dtype,
-                                  isinstance(site["fn"], Boltzmann) and site["scale"] is None))
+        # an energy model swept unit by unit has no colour classes to offer: its site is read
+        # like any other (the log joint's terms, or unit by unit)
+        boltzmann = isinstance(site["fn"], Boltzmann) and site["scale"] is None and \
+            not site["fn"].energy_model.unit_blocks
+        found.append(DiscreteSite(name, tuple(value.shape), values, value.dtype, boltzmann))
     if sites is not None:
         missing = sorted(set(sites) - {s.name for s in found})
         if missing:
@@ -256,7 +259,7 @@ def _block_layout(energy_model, block):
 
 
 #: a site whose units need more colour classes than this is swept unit by unit
-MAX_TERM_BLOCKS = 64
+MAX_TERM_BLOCKS = dependency.MAX_CLASSES
 
 
 def flatten_sites(sites, values):
@@ -274,7 +277,7 @@ def unflatten_sites(sites, x_flat):
 
 
 def _structure(model, args, kwargs, values, sites, conditioning, temper, skip):
-    """The :class:`.dependency.TermStructure` of ``(log p_t, log p_u)`` without ``skip``, or
+    """The :class:`ebm_numpyro.models.dependency.TermStructure` of ``(log p_t, log p_u)`` without ``skip``, or
     ``None`` when it is too large to build."""
     def fn(x_flat):
         return split_log_density(model, args, kwargs, {**conditioning, **unflatten_sites(sites, x_flat)},
@@ -329,9 +332,8 @@ def make_plan(model, args, kwargs, sites, trace, conditioning=None, blocks=None,
                         steps.append(("model", s.name, block, idx, pos, r))
                     continue
             st = structure(())
-            classes = () if st is None else dependency.colour_classes(
-                st.interactions(), np.arange(start, start + s.size))
-            if 1 < s.size and len(classes) < s.size and len(classes) <= MAX_TERM_BLOCKS:
+            classes = None if st is None else dependency.useful_classes(st, np.arange(start, start + s.size))
+            if classes is not None:
                 for c in classes:
                     steps.append(("terms", s.name, c - start, (), dependency.block_segments(st, c)))
             else:
@@ -428,25 +430,16 @@ def plan_sweep(plan, log_density, words, x, betas, site_model=None):
 
     def term_logits(x_slot, beta, name, idx, skip, segments):
         """(len(idx), q): the conditionals of an independent block from the log joint's terms
-        (:mod:`.dependency`), all units of the block set to each value at once."""
+        (:mod:`ebm_numpyro.models.dependency`), all units of the block set to each value at once."""
         site = by_name[name]
         if skip not in leaf_fns:
             def flat(xf, skip=skip):
                 return log_density(unflatten_sites(plan.sites, xf), skip)
 
             leaf_fns[skip] = dependency.leaf_values(plan.structure(skip), flat, plan.num_units, jnp.int32)
-        leaves = leaf_fns[skip]
-        x_flat = flatten_sites(plan.sites, x_slot)
-        where = jnp.asarray(plan.offset(name) + np.asarray(idx), jnp.int32)
-        size = len(idx)
-
-        def at(v):
-            lt, lu = leaves(x_flat.at[where].set(v))
-            st = jax.ops.segment_sum(lt, jnp.asarray(segments[0]), size + 1)[:size]
-            su = jax.ops.segment_sum(lu, jnp.asarray(segments[1]), size + 1)[:size]
-            return beta * st + su
-
-        return jax.vmap(at, out_axes=-1)(jnp.asarray(site.values, jnp.int32))
+        st, su = dependency.block_sums(leaf_fns[skip], flatten_sites(plan.sites, x_slot),
+                                       plan.offset(name) + np.asarray(idx), segments, site.values)
+        return beta * st + su
 
     for step, stream in zip(plan.steps, plan.streams):
         kind = step[0]

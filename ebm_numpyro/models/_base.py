@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import math
 from typing import Any, ClassVar
 
 import jax
@@ -168,6 +169,9 @@ class DiscreteModel(EnergyModel):
     is_discrete: ClassVar[bool] = True
     unit_values: ClassVar[tuple[int, int]] = (-1, 1)
     state_dtype: ClassVar[Any] = jnp.int8
+    #: the blocks are the single units (block ``j`` = flat unit ``j``, a traced index): sweeps
+    #: run over them with ``lax.fori_loop`` instead of a Python loop over ``blocks``
+    unit_blocks: ClassVar[bool] = False
 
     @property
     def num_units(self) -> int:
@@ -234,8 +238,10 @@ class DiscreteModel(EnergyModel):
     # --- exact enumeration ---------------------------------------------------------
     @property
     def enumerated_units(self) -> int:
-        """Number of units exact enumeration runs over (2^n terms)."""
-        return self.num_units
+        """Binary digits of the number of enumerated states, :math:`\\lceil n \\log_2 q \\rceil`
+        (``n`` for two unit values: :math:`2^n` terms); enumeration limits count in bits."""
+        q = len(self.unit_values)
+        return self.num_units if q == 2 else math.ceil(self.num_units * math.log2(q))
 
     def to_quadratic(self):
         """Dense quadratic form ``(J, h, constant)``: E(x) = -1/2 xᵀJx - hᵀx + constant.

@@ -134,10 +134,16 @@ def digit_states(indices, num_units, values, dtype=jnp.int8):
     return jnp.asarray(values, dtype)[d]
 
 
-def energy_log_partition(energy, num_units, values, beta, dtype):
-    """:math:`\\log \\sum_x e^{-\\beta E(x)}` over all :math:`q^n` states of ``num_units`` units with
-    ``values`` (q of them), for any batched ``energy`` of flat states ``(batch, n)``: chunks of
-    states reduced by the running log-sum-exp of :func:`_stream_logsumexp` (flat memory)."""
+def energy_log_partition(model, beta):
+    """:math:`\\log \\sum_x e^{-\\beta E(x)}` over all :math:`q^n` states of a discrete ``model``
+    (``n`` units, ``q`` unit values) from its batched ``energy``: chunks of states reduced by the
+    running log-sum-exp of :func:`_stream_logsumexp` (flat memory)."""
+    num_units, values, dtype = model.num_units, tuple(model.unit_values), model.dtype
+    event = tuple(model.event_shape)
+
+    def energy(flat):
+        return model.energy(flat.reshape((-1,) + event))
+
     total = len(values) ** num_units
     chunk = min(total, max(_CHUNK_ELEMENTS // max(num_units, 1), 1))
     num_chunks = -(-total // chunk)

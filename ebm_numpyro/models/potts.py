@@ -112,11 +112,6 @@ class Potts(DiscreteModel):
         return tuple(range(self.num_states))
 
     @property
-    def enumerated_units(self) -> int:
-        """Binary digits of the state count :math:`q^n` (enumeration limits count in bits)."""
-        return math.ceil(self.num_units * math.log2(self.num_states))
-
-    @property
     def blocks(self):
         return tuple(range(len(self.colour_classes)))
 
@@ -154,5 +149,4 @@ class Potts(DiscreteModel):
 
     def _log_partition_enumerated(self, beta):
         """:math:`\\log \\sum_\\sigma e^{-\\beta E(\\sigma)}` over all :math:`q^n` states (streaming)."""
-        return energy_log_partition(lambda s: self.energy(s.reshape((-1,) + self.shape)), self.num_units,
-                                    self.unit_values, beta, self.couplings.dtype)
+        return energy_log_partition(self, beta)

@@ -43,9 +43,10 @@ import numpy as np
 import scipy.sparse as sp
 from jax.extend.core import Literal
 
-from ..models._base import greedy_colouring
+from ._base import greedy_colouring
 
-__all__ = ["TermStructure", "term_structure", "leaf_values", "colour_classes", "block_segments"]
+__all__ = ["TermStructure", "TooLarge", "term_structure", "leaf_values", "colour_classes", "useful_classes",
+           "block_segments", "block_sums", "MAX_CLASSES"]
 
 _ELEMENTWISE = frozenset("""
 add sub mul div neg max min pow integer_pow exp exp2 log log1p expm1 tanh logistic sin cos tan
@@ -65,6 +66,9 @@ _REDUCTIONS = frozenset("reduce_sum reduce_max reduce_min reduce_prod reduce_and
 _PASS = frozenset(("reduce_sum", "reshape", "squeeze", "convert_element_type", "copy", "copy_p"))
 #: a state where one array's dependency matrix would hold more entries is not analysed
 MAX_ENTRIES = 2**25
+#: units that need more colour classes than this are swept one by one (compile time grows
+#: with the number of classes: one evaluation of the terms per class and value)
+MAX_CLASSES = 64
 
 
 class TooLarge(Exception):
@@ -449,6 +453,16 @@ def colour_classes(interactions, units):
     return tuple(units[np.asarray(c, np.int64)] for c in classes)
 
 
+def useful_classes(structure: TermStructure, units):
+    """The colour classes of ``units`` (:func:`colour_classes`) when they pay off: fewer classes
+    than units and at most :data:`MAX_CLASSES`; ``None`` otherwise (sweep unit by unit)."""
+    units = np.asarray(units, np.int64)
+    classes = colour_classes(structure.interactions(), units)
+    if len(classes) < len(units) and len(classes) <= MAX_CLASSES:
+        return classes
+    return None
+
+
 def block_segments(structure: TermStructure, block):
     """For every output, the position in ``block`` of the one block unit each leaf element
     depends on (``len(block)`` for none). Raises ``ValueError`` when an element depends on
@@ -465,3 +479,23 @@ def block_segments(structure: TermStructure, block):
         seg[rows] = m.indices[m.indptr[rows]]
         out.append(seg.astype(np.int32))
     return tuple(out)
+
+
+def block_sums(leaves, x_flat, block, segments, values):
+    """The conditionals of an independent ``block`` from the terms, every block unit set to each
+    value at once: for every output :math:`k` the ``(len(block), q)`` array
+
+    .. math::  s_k(i, v) = \\sum_{e:\\ \\text{seg}_k(e) = i} t_{k e}(x_{B \\to v})
+
+    (``leaves``: a function from :func:`leaf_values`; ``x_flat``: the units, flat ``int32``;
+    ``block``: flat unit indices; ``segments``: :func:`block_segments` of the block; ``values``:
+    the ``q`` unit values). Up to a per-unit constant this is output :math:`k` with unit
+    :math:`i` set to :math:`v` (module doc); one evaluation of the leaves per value."""
+    where = jnp.asarray(np.asarray(block), jnp.int32)
+    size = int(where.shape[0])
+
+    def at(v):
+        outs = leaves(x_flat.at[where].set(v))
+        return [jax.ops.segment_sum(o, jnp.asarray(s), size + 1)[:size] for o, s in zip(outs, segments)]
+
+    return jax.vmap(at, out_axes=-1)(jnp.asarray(values, x_flat.dtype))
