@@ -7,7 +7,6 @@ import numpy as np
 import numpyro
 import numpyro.distributions as dist
 import pytest
-from numpyro.diagnostics import effective_sample_size
 from numpyro.infer import MCMC
 
 import ebm_numpyro as ebm

@@ -10,7 +10,6 @@ exact binomial tail probabilities and a Bonferroni bound for a family-wise error
 """
 
 import importlib
-import itertools
 import math
 from statistics import NormalDist
 

@@ -11,7 +11,8 @@ from numpyro.infer import MCMC
 
 import ebm_numpyro as ebm
 from ebm_numpyro.distributions import all_states_of
-from stats import chain_z_scores, z_crit
+from conftest import run_mcmc
+from stats import assert_state_frequencies, chain_z_scores, z_crit
 
 FIELD = np.random.default_rng(0).normal(size=(3, 3, 3)) * 0.5
 
@@ -61,6 +62,26 @@ def _energy_levels(p, temperature):
     levels, inverse = np.unique(e, return_inverse=True)
     prob = np.bincount(inverse, weights=w) / w.sum()
     return levels, prob
+
+
+def test_potts_6_sites_every_state_on_every_rung():
+    """q = 3 on 6 sites (a ring with two chords, couplings of both signs, a random field on every
+    site and label): the frequency of each of the 729 states on every rung of a ladder against
+    enumeration."""
+    rng = np.random.default_rng(4)
+    edges = [(i, (i + 1) % 6) for i in range(6)] + [(0, 3), (1, 4)]
+    potts = ebm.Potts(3, 6, edges, rng.normal(size=len(edges)), 0.7 * rng.normal(size=(6, 3)))
+    ladder = np.array([1.0, 1.7, 2.9])
+    mcmc = run_mcmc(ebm.TemperedGibbs(potential_fn=ebm.potential(potts), temperatures=ladder),
+                    samples=4000, extra=("x",))
+    x = np.asarray(mcmc.get_extra_fields(group_by_chain=True)["x"], np.int64)  # (chain, draw, rung, 6)
+    codes = x @ (3 ** np.arange(6))
+    states = np.asarray(all_states_of(potts))
+    assert np.array_equal(states.astype(np.int64) @ (3 ** np.arange(6)), np.arange(3 ** 6))
+    energies = np.asarray(potts.energy(jnp.asarray(states)), np.float64)
+    for k, t in enumerate(ladder):
+        w = np.exp(-(energies - energies.min()) / t)
+        assert_state_frequencies(codes[:, :, k], w / w.sum(), f"rung {k} (T = {t})")
 
 
 @pytest.mark.slow
