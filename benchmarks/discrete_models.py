@@ -11,7 +11,10 @@ discrete latent sites, side by side in one process.
 DiscreteHMCGibbs needs at least one continuous site: its copy of each model has an extra
 independent N(0, 1) site (it does not change the discrete posterior). Both samplers run the
 same number of chains, vectorized (TemperedGibbs: ``chain_method="vectorized"``; NumPyro's
-Gibbs kernels accept one key only, so ``chain_method=jax.vmap``), all started at stationarity
+Gibbs kernels accept one key only, so ``chain_method=jax.vmap``; on the variable selection
+``jax.vmap`` chains of DiscreteHMCGibbs hang in XLA's CPU runtime with JAX 0.10 (every thread
+asleep after a few hundred steps), so there its chains, and MixedHMC's, run one after another:
+with a 100×100 Cholesky per evaluation, batching chains gains little), all started at stationarity
 (the last states of a reference run of TemperedGibbs, one per chain). Reported: unit updates
 per second (a unit drawn once counts one: TemperedGibbs sweeps every unit once; a step of
 NumPyro's DiscreteHMCGibbs is also one sweep over every discrete unit, in random order, each
@@ -172,10 +175,10 @@ def main():
                         ref, {"g": g0}, c)
     r["numpyro_discrete_hmc_gibbs"] = measure(
         DiscreteHMCGibbs(NUTS(vs)), (y,), {"extra_continuous": True}, "g", 50, n_peer // 4, 50, ref,
-        {"g": g0, "u": np.zeros(c, np.float32)}, c, jax.vmap)
+        {"g": g0, "u": np.zeros(c, np.float32)}, c, "sequential")
     r["numpyro_mixed_hmc"] = measure(
         MixedHMC(HMC(vs, trajectory_length=1.2), num_discrete_updates=20), (y,), {"extra_continuous": True},
-        "g", 50, n_peer // 4, 20, ref, {"g": g0, "u": np.zeros(c, np.float32)}, c, jax.vmap)
+        "g", 50, n_peer // 4, 20, ref, {"g": g0, "u": np.zeros(c, np.float32)}, c, "sequential")
     for name, block in results.items():
         print(name)
         peer = block["numpyro_discrete_hmc_gibbs"]
