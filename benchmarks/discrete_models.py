@@ -24,8 +24,8 @@ informative units (reference marginal in [0.05, 0.95]), of NumPyro's ESS over al
 compilation excluded (a run with another key compiles first).
 
 TemperedGibbs runs with its defaults (``blocks=None``): on the denoising models it proves
-the colour classes from the log joint's terms (checkerboard for the Boltzmann site, four
-classes for the factor-written Ising prior); on the variable selection every indicator is
+the colour classes from the log joint's terms (the checkerboard, for the Boltzmann site and
+for the factor-written Ising prior alike); on the variable selection every indicator is
 coupled to every other through the covariance, so the sweep is unit by unit.
 
     python benchmarks/discrete_models.py [--quick] [--chains C] [--out DIR]

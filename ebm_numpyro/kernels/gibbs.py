@@ -286,7 +286,7 @@ class TemperedGibbs(EBMKernel):
         correct): units are drawn together only where the model's log joint proves them
         conditionally independent (:mod:`ebm_numpyro.kernels.model_gibbs`: the terms each
         element of the summed log densities depends on are read from the jaxpr and the units
-        coloured, e.g. the four classes of an Ising prior written as a ``numpyro.factor``; a
+        coloured, e.g. the checkerboard of an Ising prior written as a ``numpyro.factor``; a
         ``Boltzmann`` site by its energy model's colour classes when the rest of the log joint
         does not couple them), every other unit on its own, in order; ``"model"``:
         ``Boltzmann`` sites always by their colour classes (valid when the rest of the log
