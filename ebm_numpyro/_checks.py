@@ -19,8 +19,20 @@ def is_concrete(x: Any) -> bool:
     return not isinstance(x, jax.core.Tracer)
 
 
+def check_text_free(value: Any, name: str) -> Any:
+    """Raise ``ValueError`` if a number or array argument is given as text (``"2.0"``, ``"1,2,3"``)
+    or holds non-numeric entries: NumPy would otherwise convert some strings silently."""
+    if isinstance(value, (str, bytes)) or (
+        isinstance(value, (list, tuple, np.ndarray)) and np.asarray(value, dtype=object).size
+        and any(isinstance(v, (str, bytes)) for v in np.asarray(value, dtype=object).reshape(-1))
+    ):
+        raise ValueError(f"`{name}` must be a number or an array of numbers, not text; got {value!r}")
+    return value
+
+
 def check_temperature(temperature: Any, name: str = "temperature") -> Any:
-    """Raise ``ValueError`` unless every temperature is finite and > 0 (when concrete)."""
+    """Raise ``ValueError`` unless every temperature is a finite number > 0 (when concrete)."""
+    check_text_free(temperature, name)
     if is_concrete(temperature):
         t = np.asarray(temperature, dtype=np.float64)
         if t.size == 0 or not np.all(np.isfinite(t)) or not np.all(t > 0):
@@ -31,7 +43,8 @@ def check_temperature(temperature: Any, name: str = "temperature") -> Any:
 
 
 def check_positive(value: Any, name: str) -> Any:
-    """Raise ``ValueError`` unless ``value`` is finite and > 0 (when concrete)."""
+    """Raise ``ValueError`` unless ``value`` is a finite number > 0 (when concrete)."""
+    check_text_free(value, name)
     if is_concrete(value):
         v = np.asarray(value, dtype=np.float64)
         if not np.all(np.isfinite(v)) or not np.all(v > 0):
@@ -116,6 +129,15 @@ def check_vector(vector: Any, name: str, n: int) -> None:
 def float_dtype():
     """The default floating dtype: float64 under ``jax_enable_x64``, else float32."""
     return jnp.float64 if jax.config.jax_enable_x64 else jnp.float32
+
+
+def format_power_of_two(bits: int, scale: float = 1.0) -> str:
+    """``scale * 2^bits`` as text, e.g. ``2^40 = 1.1e+12`` (no overflow for any ``bits``)."""
+    exponent = bits * math.log10(2.0) + math.log10(scale)
+    whole = math.floor(exponent)
+    mantissa = 10 ** (exponent - whole)
+    text = f"{mantissa:.2g}e+{whole:02d}" if whole >= 0 else f"{mantissa:.2g}e-{-whole:02d}"
+    return text if scale != 1.0 else f"2^{bits} = {text}"
 
 
 def format_count(n: float) -> str:

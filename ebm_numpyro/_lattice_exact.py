@@ -316,25 +316,28 @@ def kaufman_log_partition(rows: int, cols: int, temperature: Any, coupling: floa
     return _evaluate(rows, cols, temperature, coupling, 0)[1]
 
 
-def kaufman_mean_energy(rows: int, cols: int, temperature: Any, coupling: float = 1.0):
-    r"""Exact mean energy per spin :math:`\langle E\rangle/N` of the periodic lattice.
+def kaufman_mean_energy(rows: int, cols: int, temperature: Any, coupling: float = 1.0, *, per_spin: bool = False):
+    r"""Exact mean energy :math:`\langle E\rangle` of the periodic lattice (the total, like
+    ``ebm.exact.moments(...).mean_energy`` and the samplers' ``physical_energy``), or per spin
+    :math:`\langle E\rangle/N` with ``per_spin=True``:
 
     .. math::
 
-        \frac{\langle E\rangle}{N} = -\frac1N \frac{\partial \log Z}{\partial\beta}
-        = \frac{T^2}{N}\frac{\partial \log Z}{\partial T}
-        = -\frac{J}{N}\frac{\partial \log Z}{\partial K},
+        \langle E\rangle = -\frac{\partial \log Z}{\partial\beta}
+        = T^2\frac{\partial \log Z}{\partial T}
+        = -J\frac{\partial \log Z}{\partial K},
 
     with :math:`\log Z` from Kaufman (1949) (:func:`kaufman_log_partition`),
-    differentiated by JAX autodiff. Tends to :math:`-2J` as :math:`T \to 0` and to 0 as
-    :math:`T \to \infty`.
+    differentiated by JAX autodiff. Per spin it tends to :math:`-2J` as :math:`T \to 0` and to 0
+    as :math:`T \to \infty`.
     """
     _, d1 = _evaluate(rows, cols, temperature, coupling, 1)
-    return -jnp.asarray(coupling, d1.dtype) * d1 / (rows * cols)
+    return -jnp.asarray(coupling, d1.dtype) * d1 / (rows * cols if per_spin else 1)
 
 
-def kaufman_heat_capacity(rows: int, cols: int, temperature: Any, coupling: float = 1.0):
-    r"""Exact heat capacity per spin :math:`C/N` of the periodic lattice.
+def kaufman_heat_capacity(rows: int, cols: int, temperature: Any, coupling: float = 1.0, *, per_spin: bool = False):
+    r"""Exact heat capacity :math:`C` of the periodic lattice (the total, like
+    ``ebm.exact.moments(...).heat_capacity``), or per spin :math:`C/N` with ``per_spin=True``.
 
     .. math::
 
@@ -347,7 +350,7 @@ def kaufman_heat_capacity(rows: int, cols: int, temperature: Any, coupling: floa
     derivative of a sum of O(N) terms); enable ``jax_enable_x64`` for precise values.
     """
     K, d2 = _evaluate(rows, cols, temperature, coupling, 2)
-    return K**2 * d2 / (rows * cols)
+    return K**2 * d2 / (rows * cols if per_spin else 1)
 
 
 # ----------------------------------------------------------------------------- Onsager

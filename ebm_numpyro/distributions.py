@@ -22,9 +22,7 @@ from numpyro.distributions import Distribution, constraints
 
 from ._checks import check_temperature, format_count, is_concrete
 from ._lattice_exact import kaufman_log_partition
-from .models._base import DiscreteModel
-from .models._enumeration import digit_states
-from .models.ising import LatticeIsing
+from .models import LatticeIsing, check_discrete_model, enumerate_states
 
 __all__ = ["Boltzmann", "UnitValues", "MAX_ENUMERATED_STATES", "num_states", "all_states_of"]
 
@@ -77,29 +75,37 @@ def all_states_of(model, max_states: int = MAX_ENUMERATED_STATES):
     """All :math:`q^n` states of a small discrete model, shape ``(q^n,) + event_shape``: state
     ``i`` has unit ``k`` equal to ``unit_values[d_k]``, :math:`d_k` the k-th base-q digit of i
     (for binary units the order of :func:`ebm_numpyro.exact.all_states`)."""
-    count = num_states(model)
-    if count > max_states:
+    if num_states(model) > max_states:
         raise ValueError(
             f"enumerating the states of this {type(model).__name__} needs {_states_text(model)} states, "
             f"more than the limit of {format_count(max_states)}"
         )
-    states = digit_states(jnp.arange(int(count), dtype=jnp.int32), model.num_units, model.unit_values,
-                          model.state_dtype)
-    return states.reshape((int(count),) + tuple(model.event_shape))
+    return enumerate_states(model)
 
 
-def _kaufman_applies(model) -> bool:
-    return isinstance(model, LatticeIsing) and is_concrete(model.field) and float(model.field) == 0.0
+def _kaufman_coupling(model):
+    """The ferromagnetic coupling :math:`|J|` for which Kaufman's formula gives this lattice's
+    :math:`\\log Z`, or ``None``: a periodic lattice without field and with :math:`J > 0`, or
+    :math:`J < 0` with even sides (flipping one sublattice maps it to :math:`|J|`)."""
+    if not (isinstance(model, LatticeIsing) and is_concrete(model.field) and is_concrete(model.coupling)):
+        return None
+    if float(model.field) != 0.0 or float(model.coupling) == 0.0:
+        return None
+    if float(model.coupling) > 0 or (model.rows % 2 == 0 and model.cols % 2 == 0):
+        return abs(float(model.coupling))
+    return None
 
 
 def _closed_form_log_partition(model, temperature):
     """:math:`\\log Z(T)` by enumeration (at most ``MAX_ENUMERATED_STATES`` states) or Kaufman's
-    formula (periodic lattice without field); ``None`` when neither applies."""
+    formula (periodic lattice without field, see :func:`_kaufman_coupling`); ``None`` when neither
+    applies."""
     if num_states(model) <= MAX_ENUMERATED_STATES:
         beta = 1.0 / jnp.asarray(temperature, model.dtype)
-        return model._log_partition_enumerated(beta)
-    if _kaufman_applies(model):
-        return kaufman_log_partition(model.rows, model.cols, temperature, model.coupling).astype(model.dtype)
+        return model.log_partition_enumerated(beta)
+    coupling = _kaufman_coupling(model)
+    if coupling is not None:
+        return kaufman_log_partition(model.rows, model.cols, temperature, coupling).astype(model.dtype)
     return None
 
 
@@ -123,9 +129,9 @@ class Boltzmann(Distribution):
 
     .. math::  \\log p(x) = -E(x)/T - \\log Z(T), \\qquad Z(T) = \\sum_x e^{-E(x)/T}
 
-    :param energy_model: a discrete model (``ebm.Ising``, ``ebm.Ising.square_lattice``,
-        ``ebm.BoltzmannMachine``, ``ebm.RBM`` (joint states ``[v, h]``), ``ebm.Potts``,
-        ``ebm.DiscreteEnergy``).
+    :param energy_model: a discrete model (an :class:`~ebm_numpyro.DiscreteModel`:
+        ``ebm.Ising``, ``ebm.Ising.square_lattice``, ``ebm.BoltzmannMachine``, ``ebm.RBM`` (joint
+        states ``[v, h]``), ``ebm.Potts``, ``ebm.DiscreteEnergy`` or your own).
     :param temperature: :math:`T > 0` (k_B = 1).
     :param normalized: whether :meth:`log_prob` includes :math:`-\\log Z`. ``None`` (default):
         yes when :math:`\\log Z` is exact, i.e. the model has at most
@@ -152,18 +158,13 @@ class Boltzmann(Distribution):
     pytree_aux_fields = ("normalized",)
 
     def __init__(self, energy_model, temperature=1.0, *, normalized: bool | None = None, validate_args=None):
-        if not isinstance(energy_model, DiscreteModel):
-            raise ValueError(
-                "Boltzmann: `energy_model` must be a discrete energy model (Ising, LatticeIsing, "
-                "SparseIsing, BoltzmannMachine, RBM, Potts, DiscreteEnergy); got "
-                f"{type(energy_model).__name__}"
-            )
+        check_discrete_model(energy_model, "energy_model", "Boltzmann")
         check_temperature(temperature)
         if np.ndim(temperature) != 0:
             raise ValueError(f"Boltzmann: `temperature` must be a scalar; got shape {np.shape(temperature)}")
         if normalized not in (None, True, False):
             raise ValueError(f"Boltzmann: `normalized` must be None (automatic), True or False; got {normalized!r}")
-        exact_z = num_states(energy_model) <= MAX_ENUMERATED_STATES or _kaufman_applies(energy_model)
+        exact_z = num_states(energy_model) <= MAX_ENUMERATED_STATES or _kaufman_coupling(energy_model) is not None
         if normalized is True and not exact_z:
             raise ValueError(
                 f"Boltzmann(normalized=True): no exact log Z for this {type(energy_model).__name__} "
@@ -191,7 +192,12 @@ class Boltzmann(Distribution):
         return lp - self.log_z if self.normalized else lp
 
     def sample(self, key, sample_shape=()):
-        """Exact draws by enumeration: :math:`P(x) = e^{-E(x)/T}/Z` over all states."""
+        """Exact draws by enumeration: :math:`P(x) = e^{-E(x)/T}/Z` over all states.
+
+        Inverse-CDF sampling on a binary tree of log-masses
+        (:func:`ebm_numpyro.kernels.decisions.tree_categorical_from_words`): memory
+        :math:`O(\\text{samples} + \\text{states})`, and every state drawn with its exact
+        probability, however far in the tail (one exact decision per tree level)."""
         model = self.energy_model
         if num_states(model) > MAX_ENUMERATED_STATES:
             raise ValueError(
@@ -200,10 +206,16 @@ class Boltzmann(Distribution):
                 f"{_states_text(model)}. Sample it with ebm.TemperedGibbs (inside a "
                 "NumPyro model: TemperedGibbs(model=...)), or give init_params to other kernels."
             )
+        # the exact decisions live in the sampling core (kernels import this module, so the
+        # import is made when sampling, not when the module loads)
+        from .kernels.decisions import tree_categorical_from_words
+        from .kernels.streams import key_words
+
         states = all_states_of(model)
         log_w = -model.energy(states) / self.temperature
-        idx = jax.random.categorical(key, log_w, shape=tuple(sample_shape) + self.batch_shape)
-        return states[idx]
+        shape = tuple(sample_shape) + self.batch_shape
+        idx = tree_categorical_from_words(key_words(key), 0, log_w, math.prod(shape))
+        return states[idx.reshape(shape)]
 
     def __repr__(self):
         return f"Boltzmann({self.energy_model!r}, temperature={float(self.temperature) if is_concrete(self.temperature) else self.temperature})"

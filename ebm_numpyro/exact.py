@@ -1,20 +1,22 @@
 """Exact ground truth: streaming enumeration with a stable log-sum-exp, and closed forms.
 
-Every discrete model enumerates itself (``model._log_partition_enumerated(beta)``, see
-:mod:`ebm_numpyro.models._enumeration`): quadratic models stream over all states with a
-low/high split of the units, a restricted Boltzmann machine enumerates only its smaller
-layer and sums the other analytically. Memory stays flat in the number of states, and
+Every discrete model enumerates itself through the protocol's hooks
+(``model.log_partition_enumerated(beta)``, ``model.moments_model()``; see
+:class:`ebm_numpyro.DiscreteModel`): by default a stream over all :math:`q^n` states of its
+energy; quadratic models stream with a low/high split of the units, a restricted Boltzmann
+machine enumerates only its smaller layer and sums the other analytically. Memory stays flat in the number of states, and
 reverse-mode derivatives (the moments) also need flat memory.
 """
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 
-from ._checks import check_event_shape, check_temperature, check_units, format_count
+from ._checks import check_event_shape, check_int, check_temperature, check_units, format_power_of_two
 from ._lattice_exact import (
     kaufman_heat_capacity,
     kaufman_log_partition,
@@ -24,8 +26,8 @@ from ._lattice_exact import (
     onsager_magnetization,
     onsager_mean_energy,
 )
-from .models._base import DiscreteModel
-from .models._enumeration import unit_states
+from .models import DiscreteModel, check_discrete_model, enumerate_states as _enumerate_states
+from .models import digit_states as _digit_states
 
 __all__ = [
     "MAX_ENUMERATED_UNITS",
@@ -71,33 +73,33 @@ def all_states(num_units: int, unit_values=(0, 1), dtype=jnp.int8):
 
     (unit i is up where bit i of k is set). ``unit_values`` is ``(down, up)``.
     """
-    return unit_states(jnp.arange(2**num_units, dtype=jnp.int32), num_units, tuple(unit_values), dtype)
+    return _digit_states(jnp.arange(2**num_units, dtype=jnp.int32), num_units, tuple(unit_values), dtype)
 
 
 def enumerate_states(model, max_units: int = 20):
-    """All ``2^n`` states of a small discrete model, shape ``(2^n,) + event_shape``, dtype int8.
-
-    State k has unit i equal to ``up`` where bit i of k is set (see :func:`all_states`). For an
-    RBM these are joint states ``[v, h]``.
+    """All :math:`q^n` states of a small discrete model, shape ``(q^n,) + event_shape``, in its
+    ``state_dtype``: state k has unit i equal to ``unit_values[d_i]``, :math:`d_i` the i-th base-q
+    digit of k (for two values: ``up`` where bit i of k is set, see :func:`all_states`). For an
+    RBM these are joint states ``[v, h]``. ``max_units`` bounds :math:`\\lceil n \\log_2 q\\rceil`.
     """
-    n = _check_enumerable(model, model.num_units, max_units)
-    return all_states(n, model.unit_values).reshape((2**n,) + tuple(model.event_shape))
+    _check_enumerable(model, _state_bits(model), max_units)
+    return _enumerate_states(model)
 
 
 # --- validation ------------------------------------------------------------------------
+def _state_bits(model) -> int:
+    q = len(model.unit_values)
+    return model.num_units if q == 2 else math.ceil(model.num_units * math.log2(q))
+
+
 def _check_enumerable(model, n: int, max_units: int) -> int:
-    if not isinstance(model, DiscreteModel):
-        raise ValueError(
-            f"exact enumeration needs a discrete model (Ising, BoltzmannMachine, RBM); "
-            f"got {type(model).__name__}"
-        )
+    check_discrete_model(model, "model", "exact enumeration")
+    max_units = check_int(max_units, "max_units", 1)
     if n > max_units:
-        states = 2.0**n
-        seconds = states / _ASSUMED_RATE
         raise ValueError(
-            f"exact enumeration of this {type(model).__name__} needs {format_count(states)} states "
-            f"(about {seconds:.3g} s at ~{_ASSUMED_RATE:.0e} states/s; memory stays flat), more than "
-            f"the limit of 2^{max_units} states (max_units={max_units}). Use "
+            f"exact enumeration of this {type(model).__name__} needs {format_power_of_two(n)} states "
+            f"(about {format_power_of_two(n, scale=1 / _ASSUMED_RATE)} s at ~{_ASSUMED_RATE:.0e} states/s; "
+            f"memory stays flat), more than the limit of 2^{max_units} states (max_units={max_units}). Use "
             f"ebm.exact.kaufman_log_partition for periodic lattices or an AIS estimate instead."
         )
     return n
@@ -105,6 +107,8 @@ def _check_enumerable(model, n: int, max_units: int) -> int:
 
 def _beta(model, temperature):
     check_temperature(temperature)
+    if jnp.ndim(temperature) != 0:
+        raise ValueError(f"`temperature` must be a scalar; got shape {jnp.shape(temperature)}")
     return jnp.asarray(1.0 / jnp.asarray(temperature, model.dtype), model.dtype)
 
 
@@ -126,7 +130,7 @@ def log_partition(model, temperature=1.0, *, max_units: int = MAX_ENUMERATED_UNI
     ``max_units`` enumerated units (stating the state count and time it would need).
     """
     _check_model(model, max_units)
-    return model._log_partition_enumerated(_beta(model, temperature))
+    return model.log_partition_enumerated(_beta(model, temperature))
 
 
 def moments(model, temperature=1.0, *, max_units: int = MAX_ENUMERATED_UNITS) -> Moments:
@@ -143,15 +147,15 @@ def moments(model, temperature=1.0, *, max_units: int = MAX_ENUMERATED_UNITS) ->
     _check_model(model, max_units)
     beta = _beta(model, temperature)
     temperature = 1.0 / beta
-    target = model._enumeration_model()
+    target = model.moments_model()
 
     def f(m, b):
-        return m._log_partition_enumerated(b)
+        return m.log_partition_enumerated(b)
 
     logz, (grad, dlogz_dbeta) = jax.value_and_grad(f, argnums=(0, 1))(target, beta)
     _, d2 = jax.jvp(lambda b: jax.grad(f, argnums=1)(target, b), (beta,), (jnp.ones_like(beta),))
     heat_capacity = jnp.maximum(beta**2 * d2, 0.0)  # Var(E) >= 0; clamp float round-off
-    mean, correlation = target._unit_moments(grad, temperature)
+    mean, correlation = target.unit_moments(grad, temperature)
     return Moments(logz, -dlogz_dbeta, heat_capacity, mean.reshape(model.event_shape), correlation)
 
 
@@ -168,3 +172,7 @@ def log_likelihood(model, data, temperature=1.0, *, max_units: int = MAX_ENUMERA
     check_units(data, model.unit_values, "data")
     neg = -model.data_energy(data, temperature) / temperature
     return jnp.mean(neg) - log_partition(model, temperature, max_units=max_units)
+
+
+def __dir__():
+    return sorted(__all__)

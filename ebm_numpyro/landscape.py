@@ -154,7 +154,7 @@ def entropic_force_experiment(dim=1, temperature=1.0, *, k_wide=1.0, k_narrow=4.
                 chain_method="vectorized", thinning=thinning, progress_bar=False)
     key = random.PRNGKey(rng_key) if isinstance(rng_key, int) else rng_key
     mcmc.run(key, init_params=jnp.asarray(init))
-    x = mcmc.get_samples(group_by_chain=True)
+    x = mcmc.get_samples(group_by_chain=True)["x"]
     indicator = np.asarray(model.in_wide_well(x), np.float64)  # (chains, draws)
     f = float(indicator.mean())
     ess = float(effective_sample_size(indicator)) if 0 < f < 1 else float("nan")

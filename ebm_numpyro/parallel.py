@@ -27,9 +27,9 @@ Three ways to use more than one device, from the least to the most communication
      (``lax.ppermute``: the last row of the slab above, the first row of the slab below,
      ``cols / 2`` spins each),
    - computes its rows' neighbour sums and the exact heat-bath decisions of
-     :mod:`ebm_numpyro.kernels.heat_bath` (the one sweep implementation,
-     :func:`ebm_numpyro.kernels._lattice.sweep_rows`), drawing for every site the random bits
-     of its *global* unit number,
+     :mod:`ebm_numpyro.kernels.decisions` (the one sweep implementation, the ``rows`` form of the
+     registry's lattice sweep, :data:`ebm_numpyro.kernels.sweeps.LATTICE`), drawing for every
+     site the random bits of its *global* unit number,
    - and ``lax.psum``-reduces its spin and bond totals into the energy and magnetization.
 
    So the split chain is the undivided one: :func:`lattice_sweeps` gives bit for bit the
@@ -53,9 +53,8 @@ from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
 from ._checks import check_int, check_temperature
-from .kernels import _lattice, _random
-from .kernels.heat_bath import uniform_units
-from .models import LatticeIsing
+from .models import DiscreteModel
+from .kernels import streams, sweeps
 
 __all__ = ["CHAINS", "REPLICAS", "ROWS", "make_mesh", "sample", "lattice_sweeps", "LatticeRun"]
 
@@ -154,7 +153,8 @@ def sample(kernel, rng_key, num_chains: int, num_samples: int, *, mesh: Mesh | N
         raise ValueError(f"the kernel's number of temperatures ({n_temps}) must be a multiple of "
                          f"the mesh's {REPLICAS!r} axis size ({replicas})")
     if not hasattr(kernel, "scan"):
-        raise ValueError(f"`kernel` must have a `scan` method (TemperedGibbs); got {type(kernel).__name__}")
+        raise ValueError(f"`kernel` must be one of the library's kernels (an ebm_numpyro.kernels.EBMKernel, whose "
+                         f"`scan` runs the chains); got {type(kernel).__name__}")
     fields = tuple(fields)
     state = kernel.init(jax.random.split(rng_key, num_chains), num_warmup, init_params)
     state = _place(state, mesh)
@@ -209,30 +209,28 @@ def _slab_chain(model, key, x, beta, *, num_sweeps, axis, devices, random_start)
     rows, cols = model.rows, model.cols
     slab = rows // devices
     first_row = lax.axis_index(axis) * slab
-    key, key_init = jax.random.split(key)  # as TemperedGibbs.init
-    del key_init
-    if random_start:  # TemperedGibbs._init_chain: uniform units from a stream the sweeps never use
-        words = _random.split_key(key, 3)[1][2]
+    sweep = sweeps.sweep_for(model)
+    key, _ = streams.chain_keys(key)  # the schedule of every kernel's init
+    if random_start:  # uniform units from the start stream (as every discrete kernel's start)
+        words = streams.start_words(key)
         shape = (1, slab, cols)  # natural layout: unit (i, j) of the whole lattice is i * cols + j
         index = (first_row.astype(jnp.uint32) + lax.broadcasted_iota(jnp.uint32, shape, 1)) * jnp.uint32(cols) \
             + lax.broadcasted_iota(jnp.uint32, shape, 2)
-        x = uniform_units(words, 0, shape, model.unit_values, model.state_dtype, index)
+        x = streams.uniform_start(words, shape, tuple(model.unit_values), model.state_dtype, 0, index)
     else:
         x = x.reshape(1, slab, cols)
-    p = _lattice.to_packed(x)  # slabs start on even rows: local and global colours agree
+    p = sweep.to_layout(x)  # slabs start on even rows: local and global colours agree
     exchange = _halo_exchange(axis, devices)
-    cpu = jax.default_backend() == "cpu"
 
     def step(carry, t):
         key, p = carry
-        key, words = _random.split_key(key, 2)  # as TemperedGibbs._step_chain
-        barrier = ((t | 1) != 0) if cpu else None
-        p, energy, mag = _lattice.sweep_rows(words[0], model, p, beta, barrier, exchange=exchange,
-                                             first_row=first_row, reduce=lambda v: lax.psum(v, axis))
+        key, words = streams.step_words(key)  # the schedule of every kernel's step
+        p, energy, mag = sweep.rows(words[0], model, p, beta, exchange=exchange, first_row=first_row,
+                                    reduce=lambda v: lax.psum(v, axis))
         return (key, p), (energy[0], mag[0])
 
     (_, p), (energies, mags) = lax.scan(step, (key, p), jnp.arange(num_sweeps, dtype=jnp.int32))
-    return _lattice.from_packed(p)[0], energies, mags
+    return sweep.from_layout(p)[0], energies, mags
 
 
 def lattice_sweeps(model, rng_key, num_sweeps: int, temperature, *, mesh: Mesh | None = None,
@@ -261,9 +259,9 @@ def lattice_sweeps(model, rng_key, num_sweeps: int, temperature, *, mesh: Mesh |
     :param axis_name: the mesh axis that splits the rows (needed when the mesh has several).
     :returns: :class:`LatticeRun` ``(x, physical_energy, magnetization)``.
     """
-    if not (isinstance(model, LatticeIsing) and _lattice.supports(model)):
-        raise ValueError("`model` must be an ebm.LatticeIsing (ebm.Ising.square_lattice) with even "
-                         f"`rows` and `cols`; got {model!r}")
+    if not isinstance(model, DiscreteModel) or sweeps.sweep_for(model).rows is None:
+        raise ValueError("`model` must be a model whose sweep runs on slabs of rows: an ebm.LatticeIsing "
+                         f"(ebm.Ising.square_lattice) with even `rows` and `cols`; got {model!r}")
     num_sweeps = check_int(num_sweeps, "num_sweeps", 1)
     if np.ndim(temperature) != 0:
         raise ValueError(f"`temperature` must be a number; got shape {np.shape(temperature)}")

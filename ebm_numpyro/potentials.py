@@ -9,7 +9,7 @@ import numpy as np
 import numpyro
 
 from ._checks import check_temperature
-from .models._base import EnergyModel
+from .models import EnergyModel
 
 __all__ = ["Potential", "potential", "energy_factor"]
 

@@ -67,7 +67,7 @@ def main(argv=None):
     energy = np.asarray(run.physical_energy) / args.size**2  # replicated: every process can read it
     seconds = time.perf_counter() - start
     kept = energy[args.burn_in:]
-    exact = float(ebm.exact.kaufman_mean_energy(args.size, args.size, args.temperature))
+    exact = float(ebm.exact.kaufman_mean_energy(args.size, args.size, args.temperature, per_spin=True))
     if lead:
         print(f"T = {args.temperature}: <E>/N = {kept.mean():.5f} (exact {exact:.5f}, "
               f"{kept.size} sweeps after {args.burn_in}); "

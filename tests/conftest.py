@@ -1,80 +1,16 @@
-import itertools
+"""pytest hooks and fixtures; the helpers live in tests/helpers.py (``from helpers import ...``)."""
+
+import json
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 
-def brute_states(n, values=(-1, 1)):
-    """All 2^n states as a numpy array (independent of the library's enumeration)."""
-    return np.array(list(itertools.product(values, repeat=n)), dtype=np.float64)
-
-
-def brute_logsumexp(a):
-    a = np.asarray(a, dtype=np.float64)
-    m = a.max()
-    return m + np.log(np.exp(a - m).sum())
-
-
-def random_couplings(rng, n, scale=1.0, pm_one=False):
-    if pm_one:
-        J = rng.choice([-1.0, 1.0], size=(n, n))
-    else:
-        J = rng.normal(size=(n, n))
-    J = np.triu(J, 1) * scale
-    return J + J.T
-
-
 @pytest.fixture
 def rng():
     return np.random.default_rng(1234)
-
-
-def np_state(model, seed, batch=()):
-    """Uniform random state of a discrete model drawn with NumPy (no per-shape compilation)."""
-    down, up = model.unit_values
-    bits = np.random.default_rng(seed).integers(0, 2, size=tuple(batch) + tuple(model.event_shape))
-    return np.where(bits == 1, up, down).astype(np.int8)
-
-
-def run_mcmc(kernel, *args, key=0, warmup=50, samples=1000, chains=4, method="vectorized", extra=()):
-    """``MCMC(kernel, ...).run`` without a progress bar (NumPyro's warning about too few devices
-    for ``chain_method="parallel"`` silenced: it then draws the chains sequentially)."""
-    import warnings
-
-    import jax
-    from numpyro.infer import MCMC
-
-    mcmc = MCMC(kernel, num_warmup=warmup, num_samples=samples, num_chains=chains, chain_method=method,
-                progress_bar=False)
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", "There are not enough devices", UserWarning)
-        mcmc.run(jax.random.key(key), *args, extra_fields=extra)
-    return mcmc
-
-
-def summary_text(mcmc):
-    """What ``mcmc.print_summary()`` prints (its RuntimeWarnings about the R-hat and ESS of
-    constant entries silenced)."""
-    import contextlib
-    import io
-    import warnings
-
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        mcmc.print_summary()
-    return out.getvalue()
-
-
-def enable_x64():
-    """Context manager turning on 64-bit JAX (its home moved between JAX versions)."""
-    import jax
-
-    if hasattr(jax, "enable_x64"):
-        return jax.enable_x64(True)
-    from jax.experimental import enable_x64 as legacy  # pragma: no cover - older JAX
-
-    return legacy()
 
 
 # --- the quick default run and the full one (CI) ------------------------------------------
@@ -88,11 +24,56 @@ def pytest_addoption(parser):
 
 
 def pytest_configure(config):
+    _persistent_compilation_cache(is_worker=hasattr(config, "workerinput"))
     if config.getoption("--all"):
         config.option.nbmake = True  # execute tutorials/*.ipynb (nbmake)
 
 
+#: a notebook whose code reads this uses ArviZ (directly or through ebm_numpyro.diagnostics)
+_ARVIZ_CODE = re.compile(r"\b(import arviz|from arviz|ebm\.diagnostics|ebm_numpyro\.diagnostics|ebm_numpyro import [^\n]*\bdiagnostics)\b")
+
+
+def _notebook_uses_arviz(path):
+    cells = json.loads(Path(path).read_text(encoding="utf-8"))["cells"]
+    return any(_ARVIZ_CODE.search("".join(c["source"])) for c in cells if c["cell_type"] == "code")
+
+
+#: the cache is dropped (at the start of a run) once it outgrows this
+_CACHE_LIMIT_BYTES = 2 << 30
+
+
+def _persistent_compilation_cache(is_worker):
+    """Keep this run's compiled XLA programs on disk for the next run (and for the other
+    pytest-xdist workers): JAX's persistent compilation cache, in the system temp dir, one
+    folder per JAX version. Most of the suite's time is compilation; a run that finds its
+    programs there compiles little (the quick suite in about half the time). A cached program
+    is the same executable, so results do not change (the bit-for-bit tests of the contract
+    suite compare fresh and cached programs alike). Only this process (and each worker) uses
+    it, not the subprocesses and notebooks the tests start.
+    """
+    import shutil
+    import tempfile
+
+    import jax
+
+    path = Path(tempfile.gettempdir()) / f"ebm_numpyro-tests-jax-cache-{jax.__version__}"
+    if not is_worker and path.is_dir():
+        size = sum(p.stat().st_size for p in path.iterdir() if p.is_file())
+        if size > _CACHE_LIMIT_BYTES:  # programs of old code pile up: start afresh
+            shutil.rmtree(path, ignore_errors=True)
+    jax.config.update("jax_compilation_cache_dir", str(path))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)  # every program
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects: the notebooks' marks must be there
 def pytest_collection_modifyitems(config, items):
+    # the notebooks (collected by nbmake with --all only) are slow; those using ArviZ also `arviz`
+    for item in items:
+        if item.path.suffix == ".ipynb":
+            item.add_marker(pytest.mark.slow)
+            if _notebook_uses_arviz(item.path):
+                item.add_marker(pytest.mark.arviz)
     if config.getoption("--all"):
         return
     skip = pytest.mark.skip(reason="slow: run with `pytest --all`")

@@ -7,7 +7,7 @@ Run it from a checkout whose package is the one you want to record (it puts the 
 root first on the kernel's PYTHONPATH, and unsets MPLBACKEND so that figures are stored
 inline as PNG). Each notebook's ``metadata["ebm_numpyro"]`` then records the package
 version, :func:`api_fingerprint` of the public API it ran against, the versions of Python,
-JAX, NumPyro and ArviZ, and how long it took. ``tests/test_tutorials.py`` fails when a
+JAX, NumPyro and ArviZ, and how long it took. ``tests/docs/test_tutorials.py`` fails when a
 committed notebook lacks outputs, shows an error or a warning, or was executed against
 another API than the current one: re-run this script and commit the notebooks.
 """

@@ -244,8 +244,8 @@ def compare_kaufman(idata, rows: int, cols: int | None = None, coupling: float =
     energies, temperatures = _ladder_energies(idata)
     curve = np.linspace(0.95 * temperatures.min(), 1.05 * temperatures.max(), CURVE_POINTS)
     both = np.concatenate([temperatures, curve])  # one evaluation, one compilation
-    exact_energy = np.asarray(_exact.kaufman_mean_energy(rows, cols, both, coupling), np.float64)
-    exact_heat = np.asarray(_exact.kaufman_heat_capacity(rows, cols, both, coupling), np.float64)
+    exact_energy = np.asarray(_exact.kaufman_mean_energy(rows, cols, both, coupling, per_spin=True), np.float64)
+    exact_heat = np.asarray(_exact.kaufman_heat_capacity(rows, cols, both, coupling, per_spin=True), np.float64)
     k = temperatures.size
     deviation2 = (energies - energies.mean(axis=(0, 1))) ** 2
     scale = 1.0 / (n * temperatures**2)

@@ -24,7 +24,7 @@ from collections.abc import Mapping
 import numpy as np
 import xarray as xr
 
-from ..kernels._base import EBMKernel, OutputLayout, state_name
+from ..kernels import EBMKernel, OutputLayout, state_name
 from . import _arviz_compat as compat
 
 __all__ = ["to_inference_data", "from_samples", "state_name"]
@@ -44,7 +44,7 @@ def to_inference_data(mcmc, *, coords=None, dims=None):
     converted the same way with default dims.
     """
     sampler = getattr(mcmc, "sampler", None)
-    layout = sampler.output_layout() if isinstance(sampler, EBMKernel) else OutputLayout()
+    layout = sampler.output_layout(getattr(mcmc, "last_state", None)) if isinstance(sampler, EBMKernel) else OutputLayout()
     samples = mcmc.get_samples(group_by_chain=True)
     extra = mcmc.get_extra_fields(group_by_chain=True)
     return from_samples(samples, extra, layout=layout, coords=coords, dims=dims)
@@ -80,7 +80,8 @@ def from_samples(samples, extra_fields=None, *, layout: OutputLayout | None = No
         dataset_coords = dict(base)
         for key, value in all_coords.items():
             along = value[0] if isinstance(value, tuple) else key
-            if along in used:
+            along = (along,) if isinstance(along, str) else tuple(along)
+            if all(d in used or d in base for d in along) and any(d in used for d in along):
                 dataset_coords[key] = value
         return xr.Dataset(variables, coords=dataset_coords)
 

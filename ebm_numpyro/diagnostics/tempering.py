@@ -59,6 +59,10 @@ def tempering(idata) -> xr.Dataset:
     - ``swap_accept`` (pair) and ``swap_accept_chain`` (chain, pair): mean Metropolis swap
       probability :math:`\\langle\\min(1, e^{(\\beta_k-\\beta_{k+1})(E_k-E_{k+1})})\\rangle`
       of the neighbouring temperatures k, k+1;
+    - ``communication_barrier``: the estimated global communication barrier
+      :math:`\\Lambda = \\sum_k (1 - \\text{swap\\_accept}_k)` of non-reversible parallel tempering
+      (Syed et al. 2021), and ``round_trip_rate_bound`` :math:`1/(2 + 2\\Lambda)`, the round-trip
+      rate per sweep that an equally spaced ladder of this barrier attains (their Theorem 3);
     - ``round_trips`` (chain), ``round_trips_total``: completed bottom -> top -> bottom
       trips, see :func:`round_trips`;
     - ``round_trip_rate``: round trips per sweep per chain, ``round_trips_total / (M N)``;
@@ -79,7 +83,7 @@ def tempering(idata) -> xr.Dataset:
         )
     out: dict = {}
     coords = {k: stats.coords[k] for k in ("chain", "temperature", "pair") if k in stats.coords}
-    for k in ("temperature_low", "temperature_high"):
+    for k in ("temperature_low", "temperature_high", "temperature_value"):
         if k in stats.coords:
             coords[k] = stats.coords[k]
     if "swap_accept" in stats:
@@ -89,6 +93,9 @@ def tempering(idata) -> xr.Dataset:
         values = np.asarray(acc, dtype=np.float64)
         out["swap_accept"] = ("pair", np.nanmean(values, axis=(0, 1)))
         out["swap_accept_chain"] = (("chain", "pair"), np.nanmean(values, axis=1))
+        barrier = float(np.sum(1.0 - out["swap_accept"][1]))
+        out["communication_barrier"] = ((), barrier)
+        out["round_trip_rate_bound"] = ((), 1.0 / (2.0 + 2.0 * barrier))
     if "replica_index" in stats:
         rep = np.asarray(stats["replica_index"].transpose("chain", "draw", "temperature"))
         n_chains, n_draws, n = rep.shape

@@ -2,8 +2,11 @@
 pickling and the description of its output (one place each).
 
 A kernel subclasses :class:`EBMKernel` and supplies two pure per-chain functions,
-``_init_chain(rng_key, z, potential) -> state`` and ``_step_chain(state, potential) -> state``
-(``potential`` is ``z -> U(z)`` for the current model arguments); the base class
+``_init_chain(rng_key, z, target) -> state`` and ``_step_chain(state, target) -> state``. The
+*target* is whatever the kernel's step reads about the distribution at the current model
+arguments, built by one hook, :meth:`EBMKernel._target`: by default the potential
+``z -> U(z)``; a gradient estimator for SGLD; a discrete target object for the tempered kernels.
+The base class
 
 * takes ``model=None, potential_fn=None`` exactly as NumPyro's kernels do (``model`` is a
   NumPyro model callable, ``potential_fn`` a potential; an :class:`~ebm_numpyro.Potential`
@@ -12,6 +15,12 @@ A kernel subclasses :class:`EBMKernel` and supplies two pure per-chain functions
   returning constrained values); with ``potential_fn=`` requires ``init_params``;
 * decides once in ``init`` whether the chains are vectorized (``chain_method="vectorized"``
   passes a batch of keys) and builds ``sample`` accordingly;
+* starts a chain without ``init_params`` only where the kernel says how (:meth:`_default_init_params`);
+* runs ``num_steps`` steps outside ``MCMC`` in one jitted ``lax.scan`` (:meth:`scan`), which
+  :func:`ebm_numpyro.parallel.sample` uses for any kernel;
+* implements NumPyro's ``refresh`` and ``wrap_model``, so that a kernel built on a ``model=`` is
+  a block of ``numpyro.infer.Gibbs`` (kernels that cache values of the target in their state
+  recompute them in :meth:`_refresh_chain`);
 * drops compiled functions when pickled;
 * describes the dims of its samples and extra fields in :meth:`output_layout`, which
   :func:`ebm_numpyro.diagnostics.to_inference_data` reads.
@@ -19,6 +28,7 @@ A kernel subclasses :class:`EBMKernel` and supplies two pure per-chain functions
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import functools
 from typing import Any
@@ -29,10 +39,12 @@ import numpy as np
 from numpyro.infer.initialization import init_to_uniform
 from numpyro.infer.mcmc import MCMCKernel
 from numpyro.infer.util import initialize_model
+from jax import lax
 from numpyro.util import identity, is_prng_key
 
-from ..models._base import DiscreteModel, EnergyModel
+from ..models import DiscreteModel, EnergyModel
 from ..potentials import Potential
+from . import streams
 
 __all__ = ["EBMKernel", "OutputLayout", "float_params", "state_name"]
 
@@ -76,7 +88,7 @@ class EBMKernel(MCMCKernel):
 
     sample_field = "z"
     #: attributes holding compiled functions, dropped on pickling
-    _cached_fns: tuple[str, ...] = ("_sample_fn", "_jitted")
+    _cached_fns: tuple[str, ...] = ("_sample_fn", "_jitted", "_scan_fn")
     #: whether the kernel accepts a NumPyro ``model=`` (else only ``potential_fn=``)
     _accepts_model: bool = True
 
@@ -102,6 +114,9 @@ class EBMKernel(MCMCKernel):
         self._postprocess_fn_gen = None
         self._sample_fn = None
         self._jitted = None
+        self._scan_fn = None
+        self._num_warmup = 0
+        self._namer = None
 
     # -- what NumPyro and ArviZ read ----------------------------------------------------
     @property
@@ -124,12 +139,22 @@ class EBMKernel(MCMCKernel):
         return self._potential_fn.temperature if isinstance(self._potential_fn, Potential) else 1.0
 
     def postprocess_fn(self, args, kwargs):
+        """NumPyro's ``postprocess_fn``: with ``model=`` the model's constrained sites; with a
+        ``potential_fn`` the samples under a name (a position that is one array becomes
+        ``{name: array}``, ``name`` the energy model's state name or ``x``), so that ArviZ reads
+        them by name rather than as ``Param:0``."""
         if self._postprocess_fn_gen is None:
-            return identity
+            if self._model is not None:
+                return identity
+            if self._namer is None:  # one function per kernel: NumPyro caches its collection by it
+                self._namer = functools.partial(named_sample, self.output_layout().sample_name)
+            return self._namer
         return self._postprocess_fn_gen(*args, **(kwargs or {}))
 
-    def output_layout(self) -> OutputLayout:
-        """Dims and coordinates of the samples and extra fields (see :class:`OutputLayout`).
+    def output_layout(self, state=None) -> OutputLayout:
+        """Dims and coordinates of the samples and extra fields (see :class:`OutputLayout`);
+        ``state`` is the run's last state (``mcmc.last_state``), for kernels whose layout depends
+        on it.
 
         By default: with a NumPyro model nothing (sites keep NumPyro's names); with an energy
         model's potential, the samples are its states (``spins``, ``units`` or ``x``) with the
@@ -156,7 +181,7 @@ class EBMKernel(MCMCKernel):
         if self._model is None:
             drop.discard("_sample_fn")
         else:
-            drop.update(("_potential_fn_gen", "_postprocess_fn_gen"))
+            drop.update(self._model_fns)
         for name in drop:
             state[name] = None
         return state
@@ -170,8 +195,9 @@ class EBMKernel(MCMCKernel):
         )
         return info[0]
 
-    def _potential(self, model_args, model_kwargs):
-        """``z -> U(z)`` for the current model arguments."""
+    def _target(self, model_args, model_kwargs):
+        """What the kernel's ``_init_chain`` / ``_step_chain`` read about the distribution at
+        these model arguments (opaque to the base class). Default: the potential ``z -> U(z)``."""
         if self._model is None:
             return self._potential_fn
         return self._potential_fn_gen(*model_args, **(model_kwargs or {}))
@@ -180,25 +206,29 @@ class EBMKernel(MCMCKernel):
         """Validate / cast ``init_params`` (continuous positions by default)."""
         return float_params(init_params)
 
+    def _default_init_params(self, vectorized):
+        """``init_params`` when ``MCMC.run`` gives none with ``potential_fn=`` (``None`` is passed on
+        to ``_init_chain``, which then starts the chain itself). Default: an error."""
+        raise ValueError(f"{type(self).__name__}(potential_fn=...) needs `init_params` in MCMC.run.")
+
     def init(self, rng_key, num_warmup, init_params=None, model_args=(), model_kwargs=None):
         vectorized = not is_prng_key(rng_key)
-        if vectorized:
-            rng_key, key_init = jnp.swapaxes(jax.vmap(jax.random.split)(rng_key), 0, 1)
-        else:
-            rng_key, key_init = jax.random.split(rng_key)
+        rng_key, key_init = streams.chain_keys(rng_key)
+        self._num_warmup = int(num_warmup)
         if self._model is not None:
             z = self._initialize_model(key_init, model_args, model_kwargs)
             if init_params is None:
                 init_params = z
         elif init_params is None:
-            raise ValueError(f"{type(self).__name__}(potential_fn=...) needs `init_params` in MCMC.run.")
-        init_params = self._prepare_init_params(init_params, vectorized)
+            init_params = self._default_init_params(vectorized)
+        if init_params is not None:
+            init_params = self._prepare_init_params(init_params, vectorized)
         state = self._jit("init", vectorized, model_args, model_kwargs)(rng_key, init_params, model_args, model_kwargs)
-        self._check_initial_state(state, self._potential(model_args, model_kwargs), vectorized)
+        self._check_initial_state(state, self._target(model_args, model_kwargs), vectorized)
         self._sample_fn = self._make_sample_fn(vectorized)
         return state
 
-    def _check_initial_state(self, state, potential, vectorized) -> None:
+    def _check_initial_state(self, state, target, vectorized) -> None:
         """Raise ``ValueError`` for an unusable initial state (e.g. a non-finite potential)."""
 
     def _make_sample_fn(self, vectorized):
@@ -207,19 +237,19 @@ class EBMKernel(MCMCKernel):
 
     def _sample(self, state, model_args, model_kwargs, vectorized):
         """One step of every chain in ``state``."""
-        potential = self._potential(model_args, model_kwargs)
+        target = self._target(model_args, model_kwargs)
 
         def step(s):
-            return self._step_chain(s, potential)
+            return self._step_chain(s, target)
 
         return jax.vmap(step)(state) if vectorized else step(state)
 
     def _init_chains(self, rng_key, init_params, model_args, model_kwargs, vectorized):
         """The initial state of every chain (one chain, or a batch under ``vectorized``)."""
-        potential = self._potential(model_args, model_kwargs)
+        target = self._target(model_args, model_kwargs)
 
         def init_chain(key, z):
-            return self._init_chain(key, z, potential)
+            return self._init_chain(key, z, target)
 
         return jax.vmap(init_chain)(rng_key, init_params) if vectorized else init_chain(rng_key, init_params)
 
@@ -246,7 +276,7 @@ class EBMKernel(MCMCKernel):
             return fn
         if self._jitted is None:
             self._jitted = {}
-        key = (which, bool(vectorized))
+        key = (which, bool(vectorized)) + ((self._num_warmup,) if which == "init" else ())
         if key not in self._jitted:
             self._jitted[key] = jax.jit(fn)
         return self._jitted[key]
@@ -255,12 +285,68 @@ class EBMKernel(MCMCKernel):
         vectorized = self._sample_fn.args[1]
         return self._jit("sample", vectorized, model_args, model_kwargs)(state, model_args, model_kwargs)
 
+    # -- the kernel's own loop ----------------------------------------------------------
+    def scan(self, state, num_steps: int, fields=("potential_energy",)):
+        """Run ``num_steps`` steps from ``state`` in one jitted ``lax.scan``, outside ``MCMC``.
+
+        Returns ``(last_state, traces)`` with ``traces[f]`` of shape ``(num_steps,) + shape`` of
+        state field ``f`` (after the chain axis of a vectorized state). Call ``init`` first. The
+        steps take no model arguments: a kernel with ``model=`` whose model takes arguments runs
+        under ``MCMC`` instead.
+        """
+        if self._scan_fn is None:
+            self._scan_fn = jax.jit(functools.partial(_scan, self), static_argnums=(1, 2))
+        return self._scan_fn(state, int(num_steps), tuple(fields))
+
+    # -- composition: blocks of numpyro.infer.Gibbs ---------------------------------------
+    def refresh(self, state, model_args=(), model_kwargs=None):
+        """The state with every cached value of the target recomputed at ``(model_args,
+        model_kwargs)``, the chain not advanced (``numpyro.infer.Gibbs`` calls it when the sites
+        this block is conditioned on have moved). See :meth:`_refresh_chain`."""
+        target = self._target(model_args, model_kwargs)
+        vectorized = self._sample_fn.args[1] if self._sample_fn is not None else False
+        if vectorized:
+            return jax.vmap(lambda s: self._refresh_chain(s, target))(state)
+        return self._refresh_chain(state, target)
+
+    def _refresh_chain(self, state, target):
+        """One chain's :meth:`refresh`; kernels that cache nothing of the target return ``state``."""
+        return state
+
+    def wrap_model(self, wrapper):
+        """A copy of this kernel on ``wrapper(model)`` (``numpyro.infer.Gibbs`` conditions its
+        blocks' models this way), with everything built from the old model reset."""
+        if self._model is None:
+            return self
+        kernel = copy.copy(self)
+        kernel._model = wrapper(self._model)
+        for name in set(self._cached_fns) | set(self._model_fns):
+            setattr(kernel, name, None)
+        return kernel
+
+    #: attributes built from the NumPyro model at ``init`` (reset by :meth:`wrap_model`)
+    _model_fns: tuple[str, ...] = ("_potential_fn_gen", "_postprocess_fn_gen")
+
     # -- supplied by subclasses ---------------------------------------------------------
-    def _init_chain(self, rng_key, z, potential) -> Any:  # pragma: no cover - abstract
+    def _init_chain(self, rng_key, z, target) -> Any:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def _step_chain(self, state, potential) -> Any:  # pragma: no cover - abstract
+    def _step_chain(self, state, target) -> Any:  # pragma: no cover - abstract
         raise NotImplementedError
+
+
+def _scan(kernel, state, num_steps, fields):
+    def body(s, _):
+        s = kernel.sample(s)
+        return s, tuple(getattr(s, f) for f in fields)
+
+    last, traces = lax.scan(body, state, None, length=num_steps)
+    return last, dict(zip(fields, traces))
+
+
+def named_sample(name, z):
+    """``z`` itself when it is a dict of sites, else ``{name: z}``."""
+    return z if isinstance(z, dict) else {name: z}
 
 
 def _sample(kernel, vectorized, state, model_args=(), model_kwargs=None):

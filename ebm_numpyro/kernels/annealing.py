@@ -14,14 +14,14 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax import lax, random
+from jax import lax
 from numpyro.infer.initialization import init_to_uniform
 
 from .._checks import check_event_shape, check_positive, is_concrete
-from ..models._base import DiscreteModel
+from ..models import DiscreteModel
 from ..schedules import as_schedule, check_schedule
 from ._base import EBMKernel, float_params
-from ._moves import langevin_step, random_walk_metropolis
+from ._moves import langevin_step, random_walk_metropolis, split_keys
 from .heat_bath import gibbs_sweep
 
 __all__ = ["CyclicAnnealing", "AnnealingState", "annealing_step", "Metropolis", "Langevin", "HeatBath", "MOVES"]
@@ -81,9 +81,10 @@ class Langevin(NamedTuple):
 
 class HeatBath(NamedTuple):
     """One systematic heat-bath sweep of a discrete ``model`` at :math:`\\beta = 1/(T_U T)`,
-    with :math:`T_U` the potential's own temperature (:func:`~ebm_numpyro.kernels.heat_bath.gibbs_sweep`)."""
+    with :math:`T_U` the potential's own temperature (:func:`~ebm_numpyro.kernels.heat_bath.gibbs_sweep`).
+    ``HeatBath()`` is completed with the potential's model and temperature by the kernel."""
 
-    model: Any
+    model: Any = None
     potential_temperature: float = 1.0
 
     def __call__(self, key, z, energy, energy_fn, temperature):
@@ -109,6 +110,37 @@ def annealing_step(key, state, energy_fn, move, temperature, at_base):
     )
 
 
+def _make_move(move, step_size, discrete, energy_model, potential_temperature, what):
+    """The move object of ``CyclicAnnealing(move=...)``: an object (:class:`Metropolis`,
+    :class:`Langevin`, :class:`HeatBath`, or any callable ``(key, z, energy, energy_fn, T) ->
+    (z, energy, accept_prob)``), or a name as sugar (``"metropolis"``, ``"langevin"``,
+    ``"heat_bath"``, with ``step_size``); ``None`` picks the heat bath for a discrete model and
+    Metropolis otherwise."""
+    if move is None:
+        move = "heat_bath" if discrete else "metropolis"
+    if isinstance(move, str):
+        if move not in MOVES:
+            raise ValueError(f"`move` must be a move object (Metropolis, Langevin, HeatBath) or one of {MOVES}; "
+                             f"got {move!r}")
+        check_positive(step_size, "step_size")
+        move = {"metropolis": Metropolis, "langevin": Langevin}.get(move, lambda _: HeatBath())(float(step_size))
+    elif not callable(move):
+        raise ValueError(f"`move` must be a move object (Metropolis, Langevin, HeatBath) or one of {MOVES}; "
+                         f"got {type(move).__name__}")
+    if isinstance(move, (Metropolis, Langevin)):
+        check_positive(move.step_size, "step_size")
+    if isinstance(move, HeatBath) != discrete and isinstance(move, (Metropolis, Langevin, HeatBath)):
+        raise ValueError(
+            "CyclicAnnealing: the heat-bath move (move='heat_bath' or HeatBath()) is for discrete models "
+            "(potential_fn=ebm.potential(model) of an "
+            f"ebm_numpyro.DiscreteModel) and they need it; got move={type(move).__name__} with "
+            f"{type(energy_model or what).__name__}"
+        )
+    if isinstance(move, HeatBath) and move.model is None:
+        move = HeatBath(energy_model, potential_temperature)
+    return move
+
+
 class CyclicAnnealing(EBMKernel):
     """Simulated annealing whose temperature follows a schedule :math:`T(t)`:
 
@@ -127,10 +159,12 @@ class CyclicAnnealing(EBMKernel):
     ``init_params`` in ``MCMC.run``.
 
     :param temperature: temperature schedule ``t -> T`` (> 0 on every step), or a number.
-    :param move: ``"metropolis"`` (random walk, proposal sd ``step_size * sqrt(T)``) or
-        ``"langevin"`` (unadjusted, step ``step_size``) for continuous states;
-        ``"heat_bath"`` (one Gibbs sweep per step) for discrete models. ``None`` picks
-        ``"heat_bath"`` for a discrete model and ``"metropolis"`` otherwise.
+    :param move: a move object: :class:`Metropolis` ``(step_size)`` (random walk, proposal sd
+        ``step_size * sqrt(T)``) or :class:`Langevin` ``(step_size)`` (unadjusted) for continuous
+        states, :class:`HeatBath` ``()`` (one Gibbs sweep per step) for discrete models, or your
+        own callable ``(key, z, energy, energy_fn, T) -> (z, energy, accept_prob)``; the names
+        ``"metropolis"``, ``"langevin"``, ``"heat_bath"`` are sugar (with ``step_size``). ``None``
+        picks the heat bath for a discrete model and Metropolis otherwise.
     :param base_only: when ``True`` every ``MCMC`` draw is the state right after the next
         move taken at the base temperature: the kernel runs the schedule forward (a
         ``lax.while_loop``) until it reaches one; ``i`` counts the individual moves. Read
@@ -154,17 +188,8 @@ class CyclicAnnealing(EBMKernel):
                  base_only=False, base_temperature=None, base_rtol=1e-3, init_strategy=init_to_uniform):
         super().__init__(model, potential_fn, init_strategy=init_strategy)
         discrete = isinstance(self.energy_model, DiscreteModel)
-        if move is None:
-            move = "heat_bath" if discrete else "metropolis"
-        if move not in MOVES:
-            raise ValueError(f"`move` must be one of {MOVES}; got {move!r}")
-        if discrete != (move == "heat_bath"):
-            raise ValueError(
-                "CyclicAnnealing: `move='heat_bath'` is for discrete models (Ising, Boltzmann "
-                f"machines, through potential_fn=ebm.potential(model)) and they need it; got "
-                f"move={move!r} with {type(self.energy_model or model or potential_fn).__name__}"
-            )
-        check_positive(step_size, "step_size")
+        self._move = _make_move(move, step_size, discrete, self.energy_model, self.potential_temperature,
+                                model or potential_fn)
         check_positive(base_rtol, "base_rtol")
         self._schedule = as_schedule(temperature, "temperature")
         temps = check_schedule(self._schedule, "temperature")
@@ -178,12 +203,6 @@ class CyclicAnnealing(EBMKernel):
                 f"`base_only=True` but the schedule does not reach base_temperature="
                 f"{base_temperature} within {temps.size} steps"
             )
-        if move == "heat_bath":
-            self._move = HeatBath(self.energy_model, self.potential_temperature)
-        elif move == "langevin":
-            self._move = Langevin(float(step_size))
-        else:
-            self._move = Metropolis(float(step_size))
         self._base_only = bool(base_only)
         self._base_temperature = float(base_temperature)
         self._base_rtol = float(base_rtol)
@@ -216,12 +235,17 @@ class CyclicAnnealing(EBMKernel):
             jnp.ones((), energy.dtype), self._at_base(t0), rng_key,
         )
 
+    def _refresh_chain(self, state, potential):
+        """The energy of the current state under the new conditioning (``numpyro.infer.Gibbs``)."""
+        energy = jnp.asarray(potential(state.z), state.physical_energy.dtype)
+        return state._replace(physical_energy=energy, potential_energy=energy / state.temperature)
+
     def _check_initial_state(self, state, potential, vectorized):
         if is_concrete(state.physical_energy) and not np.all(np.isfinite(np.asarray(state.physical_energy))):
             raise ValueError("CyclicAnnealing: the energy is NaN or infinite at `init_params`.")
 
     def _move_once(self, state, potential):
-        key, key_step = random.split(state.rng_key)
+        key, key_step = split_keys(state.rng_key)
         temperature = self._schedule(state.i)
         new = annealing_step(key_step, state, potential, self._move, temperature, self._at_base(temperature))
         return new._replace(rng_key=key)

@@ -16,16 +16,17 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax import lax, random
+from jax import lax
 from numpyro import handlers
 from numpyro.infer.initialization import init_to_sample, init_to_uniform
 from numpyro.infer.util import initialize_model
+from numpyro.primitives import Messenger
 from numpyro.util import is_prng_key
 
 from .._checks import check_int, check_positive, check_temperature, is_concrete
 from ..schedules import as_schedule, check_schedule
 from ._base import EBMKernel
-from ._moves import langevin_step
+from ._moves import langevin_step, randint, split_keys
 
 __all__ = ["SGLD", "SGLDState", "SGLDParams", "SGLDInfo", "Identity", "RMSProp", "sgld_step", "subsample_plates"]
 
@@ -130,7 +131,7 @@ def sgld_step(key, state, grad_estimator, params: SGLDParams, preconditioner=Ide
     not taken: the chain stays at ``state.z`` and ``state.diverging`` is set.
     Returns ``(new_state, SGLDInfo)``.
     """
-    key_batch, key_noise = random.split(key)
+    key_batch, key_noise = split_keys(key)
     pe, grad = grad_estimator(key_batch, state.z)
     second_moment, precond = preconditioner.update(state.second_moment, grad)
     z = langevin_step(key_noise, state.z, grad, params.step_size, params.temperature,
@@ -215,10 +216,47 @@ def _warn_divergence(step, num_warmup):
     )
 
 
-def _full_data_model(model, plates, *args, **kwargs):
+class _fixed_plates(Messenger):
+    """Every subsample plate (``subsample_size`` B < size N) gets fixed indices: all N rows
+    (``full=True``: no subsampling, scale 1) or the first B (scale N / B), the size NumPyro's
+    plate then also reads as its ``subsample_size`` (no "subsample_size does not match"
+    warning, no random key needed). Plates already given indices by an inner handler are
+    left alone. The names of the plates it fixed are in ``names``."""
+
+    def __init__(self, fn=None, full=False):
+        self.full = full
+        self.names = set()
+        super().__init__(fn)
+
+    def process_message(self, msg):
+        if msg["type"] != "plate" or msg["value"] is not None:
+            return
+        size, subsample_size = msg["args"]
+        if subsample_size is None or subsample_size >= size:
+            return
+        n = size if self.full else subsample_size
+        msg["value"] = jnp.arange(n)
+        msg["args"] = (size, n)
+        self.names.add(msg["name"])
+
+
+def _full_data_model(model, *args, **kwargs):
     """``model`` with every subsample plate covering all of its data (indices 0..N-1, scale 1)."""
-    with handlers.substitute(data={name: jnp.arange(n) for name, (n, _) in plates.items()}):
-        return model(*args, **kwargs)
+    return _fixed_plates(model, full=True)(*args, **kwargs)
+
+
+def _arviz_model(model, *args, **kwargs):
+    """``model`` as ``az.from_numpyro`` reads it: subsample plates on their first B rows (as
+    ``postprocess_fn`` reports deterministic sites) and the observed sites inside them hidden,
+    so that ArviZ builds neither a pointwise log-likelihood nor ``observed_data`` for them
+    (B arbitrary rows would pass for the data set)."""
+    plates = _fixed_plates(model)
+
+    def in_fixed_plate(msg):
+        return (msg["type"] == "sample" and msg.get("is_observed", False)
+                and any(frame.name in plates.names for frame in msg["cond_indep_stack"]))
+
+    return handlers.block(plates, hide_fn=in_fixed_plate)(*args, **kwargs)
 
 
 class SGLD(EBMKernel):
@@ -243,8 +281,18 @@ class SGLD(EBMKernel):
       the plate scales the minibatch log-likelihood by ``N / B``. Indices are drawn **with
       replacement** by ``randint`` - O(B) per step, never O(N); the gradient stays unbiased.
       The kernel samples in NumPyro's unconstrained space; samples are returned constrained.
-      ``kernel.model`` is the model with its plates covering all N rows, so that
-      ``az.from_numpyro(mcmc)`` computes the pointwise log-likelihood of every datum.
+      ``az.from_numpyro(mcmc)`` holds the posterior and the sample stats, but no
+      ``log_likelihood`` or ``observed_data`` group for the observations inside subsample
+      plates (:attr:`model`): their pointwise log-likelihood is one full pass over the data
+      per draw, chains x draws x N values (8 GB for 200,000 draws of N = 10,000 in float32),
+      the very pass that SGLD avoids. To get it (LOO and WAIC read the draws as the posterior
+      at T = 1)::
+
+          ll = numpyro.infer.log_likelihood(mcmc.sampler.full_data_model,
+                                            mcmc.get_samples(group_by_chain=True),
+                                            *model_args, batch_ndims=2)
+          idata = az.from_numpyro(mcmc)
+          idata.add_groups(log_likelihood=ll)  # (chain, draw, N) per observed site; az.loo(idata)
     - ``potential_fn(params, batch)``: an unbiased estimate of the full-data potential
       :math:`U = -\\log p(\\theta) - \\sum_{n=1}^N \\log p(x_n\\mid\\theta)` from a minibatch
       (scale the batch term by ``N / B`` yourself), with ``data`` (a pytree of arrays with
@@ -258,8 +306,11 @@ class SGLD(EBMKernel):
         :func:`~ebm_numpyro.schedules.cyclical_step_size` (whose ``sampling_phase`` switches
         the noise off during cSGLD exploration).
     :param temperature: T > 0, or a schedule ``t -> T``.
-    :param preconditioning: ``None`` or ``"rmsprop"`` (pSGLD, :class:`RMSProp` with
-        ``rmsprop_decay`` and ``rmsprop_epsilon``).
+    :param preconditioner: a preconditioner object, :class:`Identity` (default) or
+        :class:`RMSProp` ``(decay, epsilon)`` (pSGLD), or any object with their ``init(z)`` and
+        ``update(second_moment, grad) -> (second_moment, G)``.
+    :param preconditioning: sugar for ``preconditioner``: ``"rmsprop"`` is
+        ``RMSProp(rmsprop_decay, rmsprop_epsilon)``.
     :param require_subsample: with ``model=``, raise ``ValueError`` when the model has no
         subsample plate (set ``False`` to run full-batch Langevin on such a model).
 
@@ -289,7 +340,7 @@ class SGLD(EBMKernel):
     """
 
     def __init__(self, model=None, potential_fn=None, *, step_size=1e-4, temperature=1.0,
-                 data=None, batch_size=None, preconditioning=None, rmsprop_decay=0.99,
+                 data=None, batch_size=None, preconditioner=None, preconditioning=None, rmsprop_decay=0.99,
                  rmsprop_epsilon=1e-5, require_subsample=True, init_strategy=init_to_uniform):
         super().__init__(model, potential_fn, init_strategy=init_strategy)
         if model is not None and (data is not None or batch_size is not None):
@@ -304,7 +355,18 @@ class SGLD(EBMKernel):
         self._phase_fn = self._step_size_fn.sampling_phase or _always_sampling
         if preconditioning not in (None, "rmsprop"):
             raise ValueError(f"`preconditioning` must be None or 'rmsprop'; got {preconditioning!r}")
-        if preconditioning == "rmsprop":
+        if preconditioner is not None:
+            if preconditioning is not None:
+                raise ValueError("pass either `preconditioner` (an object) or `preconditioning` (its name), not both")
+            if not (callable(getattr(preconditioner, "init", None)) and callable(getattr(preconditioner, "update", None))):
+                raise ValueError("`preconditioner` must be a preconditioner object (ebm.kernels.sgld.Identity(), "
+                                 f"RMSProp(decay, epsilon)) with init and update; got {type(preconditioner).__name__}")
+            if isinstance(preconditioner, RMSProp):
+                if not 0.0 <= float(preconditioner.decay) < 1.0:
+                    raise ValueError(f"`RMSProp.decay` must lie in [0, 1); got {preconditioner.decay!r}")
+                check_positive(preconditioner.epsilon, "RMSProp.epsilon")
+            self._preconditioner = preconditioner
+        elif preconditioning == "rmsprop":
             if not 0.0 <= float(rmsprop_decay) < 1.0:
                 raise ValueError(f"`rmsprop_decay` must lie in [0, 1); got {rmsprop_decay!r}")
             check_positive(rmsprop_epsilon, "rmsprop_epsilon")
@@ -338,10 +400,27 @@ class SGLD(EBMKernel):
 
     @property
     def model(self):
-        """The NumPyro model; after ``init``, with its subsample plates covering all the data."""
+        """The NumPyro model (``None`` with a ``potential_fn``). After ``init`` (once the model
+        has subsample plates), the model as ``az.from_numpyro`` should read it: its subsample
+        plates fixed to their first B rows and the observed sites inside them hidden, so that
+        ArviZ reports the posterior and sample stats without a pointwise log-likelihood or
+        ``observed_data`` of B arbitrary rows (see :attr:`full_data_model`). Before ``init``,
+        the model as given (``numpyro.infer.Gibbs`` checks that its blocks share one model)."""
         if self._model is None or not self._plates:
             return self._model
-        return functools.partial(_full_data_model, self._model, self._plates)
+        return functools.partial(_arviz_model, self._model)
+
+    @property
+    def full_data_model(self):
+        """The model with every subsample plate covering all N rows (no subsampling, scale 1),
+        for a full-data pass: ``numpyro.infer.log_likelihood(kernel.full_data_model, samples,
+        *model_args)`` gives the pointwise log-likelihood of every datum, ``(draws, N)`` per
+        observed site (``batch_ndims=2`` for samples grouped by chain), and
+        ``numpyro.infer.Predictive(kernel.full_data_model, samples)`` predicts all N rows.
+        ``None`` with a ``potential_fn``."""
+        if self._model is None:
+            return None
+        return functools.partial(_full_data_model, self._model)
 
     @property
     def default_fields(self):
@@ -386,8 +465,8 @@ class SGLD(EBMKernel):
             kwargs = dict(model_kwargs or {})
 
             def fn(key, z):
-                keys = random.split(key, len(plates)) if len(plates) > 1 else [key]
-                idx = {name: random.randint(k, (b,), 0, n) for k, (name, (n, b)) in zip(keys, plates.items())}
+                keys = split_keys(key, len(plates)) if len(plates) > 1 else [key]
+                idx = {name: randint(k, (b,), 0, n) for k, (name, (n, b)) in zip(keys, plates.items())}
                 pe_fn = self._potential_fn_gen(*model_args, **{**kwargs, _SUBSAMPLE_KWARG: idx})
                 return jax.value_and_grad(pe_fn)(z)
 
@@ -399,7 +478,7 @@ class SGLD(EBMKernel):
             return lambda key, z: jax.value_and_grad(potential_fn)(z, data)
 
         def fn(key, z):
-            idx = random.randint(key, (b,), 0, n)
+            idx = randint(key, (b,), 0, n)
             batch = jax.tree.map(lambda x: jnp.take(x, idx, axis=0), data)
             return jax.value_and_grad(potential_fn)(z, batch)
 
@@ -417,7 +496,7 @@ class SGLD(EBMKernel):
             jnp.asarray(p.sampling_phase), self._preconditioner.init(z), jnp.zeros((), bool), rng_key,
         )
 
-    def _potential(self, model_args, model_kwargs):
+    def _target(self, model_args, model_kwargs):
         return self._grad_estimator(model_args, model_kwargs)
 
     def _check_initial_state(self, state, grad_estimator, vectorized):
@@ -438,7 +517,7 @@ class SGLD(EBMKernel):
         return super().init(rng_key, num_warmup, init_params, model_args, model_kwargs)
 
     def _step_chain(self, state, grad_estimator):
-        key, key_step = random.split(state.rng_key)
+        key, key_step = split_keys(state.rng_key)
         new, _ = sgld_step(key_step, state, grad_estimator, self._params(state.i), self._preconditioner)
         return new._replace(rng_key=key)
 

@@ -1,6 +1,8 @@
 """Learning energy-based models: positive/negative-phase gradients, fit loops, exact CD bias, AIS.
 
-* :mod:`~ebm_numpyro.learning.gradients`: exact, CD-k and PCD log-likelihood gradients;
+* :mod:`~ebm_numpyro.learning.gradients`: positive and negative phases;
+* :mod:`~ebm_numpyro.learning.negative`: negative phases as objects (:class:`Exact`, :class:`CD`,
+  :class:`PCD`) and the exact, CD-k and PCD gradients;
 * :func:`fit`: minibatch training with any optax optimizer, log-likelihood history,
   checkpoints to stop and resume;
 * :func:`cd_bias`: the exact expected CD-k gradient minus the exact gradient (small RBMs);
@@ -17,11 +19,16 @@ from .fit import FitResult as FitResult
 from .fit import fit as fit
 from .fit import load_checkpoint as load_checkpoint
 from .fit import save_checkpoint as save_checkpoint
-from .gradients import cd_gradient as cd_gradient
+from .gradients import contrastive_gradient as contrastive_gradient
 from .gradients import energy_gradient as energy_gradient
-from .gradients import exact_gradient as exact_gradient
 from .gradients import exact_negative_phase as exact_negative_phase
 from .gradients import gibbs_chain as gibbs_chain
-from .gradients import init_chains as init_chains
-from .gradients import pcd_gradient as pcd_gradient
 from .gradients import positive_phase as positive_phase
+from .negative import CD as CD
+from .negative import PCD as PCD
+from .negative import Exact as Exact
+from .negative import NegativePhase as NegativePhase
+from .negative import cd_gradient as cd_gradient
+from .negative import exact_gradient as exact_gradient
+from .negative import init_chains as init_chains
+from .negative import pcd_gradient as pcd_gradient

@@ -38,7 +38,7 @@ import numpy as np
 
 from .._checks import check_int, check_temperature
 from ..kernels.heat_bath import gibbs_sweep
-from ..models._base import DiscreteModel
+from ..models import check_discrete_model
 from .gradients import validate_data
 
 __all__ = ["AISResult", "ais_log_partition", "ais_log_likelihood", "base_rate_bias"]
@@ -116,8 +116,7 @@ def ais_log_partition(
     base-rate fields (recommended for trained models: it starts the chains near the data
     marginals). Everything after validation is one jit-compiled ``lax.scan``.
     """
-    if not isinstance(model, DiscreteModel):
-        raise ValueError(f"AIS needs a discrete model (RBM, BoltzmannMachine, Ising); got {type(model).__name__}")
+    check_discrete_model(model, "model", "AIS")
     num_chains = check_int(num_chains, "num_chains", 2)
     check_temperature(temperature)
     if betas is None:

@@ -23,11 +23,10 @@ import optax
 from .. import exact
 from .._checks import check_int
 from .ais import ais_log_likelihood
-from .gradients import _contrastive, _exact_gradient, gibbs_chain, init_chains, validate_data
+from .gradients import validate_data
+from .negative import Exact, NegativePhase, negative_phase as make_negative_phase
 
 __all__ = ["FitResult", "fit", "save_checkpoint", "load_checkpoint"]
-
-_METHODS = ("exact", "cd", "pcd")
 #: One default optimizer object: the compiled epoch is cached on it (a new ``optax.sgd`` per
 #: call would recompile every call to :func:`fit`).
 _DEFAULT_OPTIMIZER = optax.sgd(0.1)
@@ -89,8 +88,8 @@ def load_checkpoint(path) -> FitResult:
     )
 
 
-@functools.partial(jax.jit, static_argnames=("optimizer", "method", "k", "batch_size"))
-def _train_epoch(model, opt_state, chains, data, key, optimizer, method, k, batch_size):
+@functools.partial(jax.jit, static_argnames=("optimizer", "phase", "batch_size"))
+def _train_epoch(model, opt_state, chains, data, key, optimizer, phase, batch_size):
     n = data.shape[0]
     num_batches = n // batch_size
     kperm, kstep = jax.random.split(key)
@@ -101,13 +100,7 @@ def _train_epoch(model, opt_state, chains, data, key, optimizer, method, k, batc
     def step(carry, inputs):
         model, opt_state, chains = carry
         batch, key = inputs
-        if method == "exact":
-            grad = _exact_gradient(model, batch)
-        elif method == "cd":
-            grad = _contrastive(model, batch, gibbs_chain(key, model, batch, k))
-        else:
-            chains = gibbs_chain(key, model, chains, k)
-            grad = _contrastive(model, batch, chains)
+        grad, chains = phase.gradient(model, batch, chains, key)
         updates, opt_state = optimizer.update(jax.tree.map(jnp.negative, grad), opt_state, model)
         model = optax.apply_updates(model, updates)
         return (model, opt_state, chains), None
@@ -133,13 +126,14 @@ def _evaluate(model, data, key, how, ais_kwargs):
 def fit(
     model,
     data,
-    method: str = "cd",
+    method="cd",
     k: int = 1,
     optimizer: optax.GradientTransformation | None = None,
     epochs: int = 10,
     batch_size: int = 32,
     key=None,
     *,
+    negative_phase: NegativePhase | None = None,
     num_chains: int | None = None,
     eval_data=None,
     eval_every: int = 1,
@@ -156,9 +150,14 @@ def fit(
         g = \\langle -\\nabla_\\theta F\\rangle_{\\text{batch}} - \\langle -\\nabla_\\theta F\\rangle_{\\text{neg}},
         \\qquad \\theta \\leftarrow \\theta + \\text{optimizer}(g)
 
-    (:math:`F` = ``model.data_energy``: the energy, or an RBM's free energy) with the negative phase from ``method``: ``"exact"`` (enumeration), ``"cd"`` (CD-k, k
-    Gibbs steps from the batch) or ``"pcd"`` (``num_chains`` persistent chains, default
-    ``batch_size``, started at random data rows, advanced k steps per update).
+    (:math:`F` = ``model.data_energy``: the energy, or an RBM's free energy) with the negative
+    phase ``negative_phase``: an object (:class:`~ebm_numpyro.learning.CD` ``(k)``,
+    :class:`~ebm_numpyro.learning.PCD` ``(k, num_chains)``, :class:`~ebm_numpyro.learning.Exact`
+    ``()``, :mod:`ebm_numpyro.learning.negative`), or, as sugar, ``method`` with ``k`` and
+    ``num_chains``: ``"exact"`` (enumeration), ``"cd"`` (CD-k, k Gibbs steps from the batch) or
+    ``"pcd"`` (``num_chains`` persistent chains, default ``batch_size``, started at random data
+    rows, advanced k steps per update; it wants a smaller learning rate than CD, its chains
+    lagging behind a fast-moving model).
 
     Args:
         model: any discrete model: RBM (visible data), BoltzmannMachine, Ising, lattice or sparse
@@ -183,16 +182,17 @@ def fit(
     Returns:
         :class:`FitResult`.
     """
-    if method not in _METHODS:
-        raise ValueError(f"`method` must be one of {_METHODS}; got {method!r}")
-    k = check_int(k, "k", 1)
+    if negative_phase is not None and not isinstance(negative_phase, NegativePhase):
+        raise ValueError("`negative_phase` must be a negative-phase object (ebm.learning.CD(k), PCD(k, num_chains), "
+                         f"Exact()); got {type(negative_phase).__name__}")
+    phase: NegativePhase = negative_phase or make_negative_phase(method, k, num_chains)
     epochs = check_int(epochs, "epochs", 0)
     batch_size = check_int(batch_size, "batch_size", 1)
     eval_every = check_int(eval_every, "eval_every", 1)
     if log_likelihood not in ("auto", "exact", "ais", None):
         raise ValueError(f"`log_likelihood` must be 'auto', 'exact', 'ais' or None; got {log_likelihood!r}")
     data = validate_data(model, data)
-    if method == "exact" and model.enumerated_units > exact.MAX_ENUMERATED_UNITS:
+    if isinstance(phase, Exact) and model.enumerated_units > exact.MAX_ENUMERATED_UNITS:
         exact.log_partition(model)  # raises the enumeration error (state count, time) before compiling
     evaluation = _evaluation(log_likelihood, model, max_exact_units)
     eval_data = data if eval_data is None else validate_data(model, eval_data, "eval_data")
@@ -205,9 +205,8 @@ def fit(
         state = load_checkpoint(checkpoint)
     else:
         chains = None
-        if method == "pcd":
-            n_chains = check_int(batch_size if num_chains is None else num_chains, "num_chains", 1)
-            chains = init_chains(model, jax.random.fold_in(key, 2**31 - 1), n_chains, data)
+        if phase.persistent:
+            chains = phase.init(model, data, jax.random.fold_in(key, 2**31 - 1), batch_size)
         history = dict(epoch=[], log_likelihood=[], log_likelihood_se=[], seconds=[])
         state = FitResult(model, optimizer.init(model), chains, 0, key, history)
 
@@ -216,7 +215,7 @@ def fit(
         try:
             from tqdm.auto import tqdm
 
-            bar = tqdm(total=epochs, initial=min(state.epoch, epochs), desc=f"fit[{method}]")
+            bar = tqdm(total=epochs, initial=min(state.epoch, epochs), desc=f"fit[{type(phase).__name__}]")
         except ImportError:  # pragma: no cover
             pass
     model, opt_state, chains, key, history = state.model, state.opt_state, state.chains, state.key, state.history
@@ -224,7 +223,7 @@ def fit(
     for epoch in range(state.epoch, epochs):
         t0 = time.perf_counter()
         model, opt_state, chains_arg = _train_epoch(
-            model, opt_state, chains_arg, data, jax.random.fold_in(key, epoch), optimizer, method, k, batch_size
+            model, opt_state, chains_arg, data, jax.random.fold_in(key, epoch), optimizer, phase, batch_size
         )
         jax.block_until_ready(model)
         seconds = time.perf_counter() - t0
@@ -236,7 +235,7 @@ def fit(
             history["log_likelihood_se"].append(se)
             if bar is not None:
                 bar.set_postfix(log_likelihood=f"{ll:.4f}")
-        state = FitResult(model, opt_state, chains_arg if method == "pcd" else None, epoch + 1, key, history)
+        state = FitResult(model, opt_state, chains_arg if phase.persistent else None, epoch + 1, key, history)
         if checkpoint is not None:
             save_checkpoint(checkpoint, state)
         if bar is not None:

@@ -24,24 +24,20 @@ keeps the zero diagonal of dense couplings.
 
 from __future__ import annotations
 
-import functools
-
 import jax
 import jax.numpy as jnp
 
 from .. import exact
-from .._checks import check_event_shape, check_int, check_units
+from .._checks import check_event_shape, check_units
 from ..kernels.heat_bath import gibbs_sweep
-from ..models._base import DiscreteModel
+from ..models import check_discrete_model
 
 __all__ = [
     "energy_gradient",
     "positive_phase",
     "exact_negative_phase",
-    "exact_gradient",
-    "cd_gradient",
-    "pcd_gradient",
-    "init_chains",
+    "exact_model_gradient",
+    "contrastive_gradient",
     "gibbs_chain",
     "validate_data",
 ]
@@ -73,8 +69,9 @@ def _sub(a, b):
     return jax.tree.map(jnp.subtract, a, b)
 
 
-@jax.jit
-def _exact_gradient(model, data):
+def exact_model_gradient(model, data):
+    """Positive phase minus the exact negative phase, :math:`\\langle -\\nabla_\\theta F\\rangle_{\\text{data}}
+    - \\nabla_\\theta \\log Z` (no validation; see :func:`ebm_numpyro.learning.exact_gradient`)."""
     return _sub(positive_phase(model, data), exact_negative_phase(model))
 
 
@@ -99,26 +96,19 @@ def gibbs_chain(key, model, data, num_steps, beta=1.0):
     return model.data_part(x)
 
 
-def _contrastive(model, data, negatives):
+def contrastive_gradient(model, data, negatives):
+    """Positive minus negative phase with the negative phase at the states ``negatives``:
+
+    .. math::  g = \\langle -\\nabla_\\theta F\\rangle_{\\text{data}} - \\langle -\\nabla_\\theta F\\rangle_{\\text{negatives}}
+
+    (``negatives`` are constants: no gradient flows through the chain that produced them)."""
     negatives = jax.lax.stop_gradient(negatives)
     return _sub(positive_phase(model, data), positive_phase(model, negatives))
 
 
-@functools.partial(jax.jit, static_argnames=("k",))
-def _cd_gradient(model, data, key, k):
-    return _contrastive(model, data, gibbs_chain(key, model, data, k))
-
-
-@functools.partial(jax.jit, static_argnames=("k",))
-def _pcd_gradient(model, data, chains, key, k):
-    chains = gibbs_chain(key, model, chains, k)
-    return _contrastive(model, data, chains), chains
-
-
 def validate_data(model, data, name="data"):
     """Check shape ``(num_examples,) + model.data_shape`` and unit values; return it in ``model.dtype``."""
-    if not isinstance(model, DiscreteModel):
-        raise ValueError(f"learning needs a discrete model (RBM, BoltzmannMachine, Ising); got {type(model).__name__}")
+    check_discrete_model(model, "model", "learning")
     shape = tuple(model.data_shape)
     check_event_shape(data, shape, name)
     if jnp.ndim(data) != len(shape) + 1:
@@ -127,49 +117,3 @@ def validate_data(model, data, name="data"):
     return jnp.asarray(data).astype(model.dtype)
 
 
-def exact_gradient(model, data):
-    """Exact mean log-likelihood gradient: positive phase minus the exact negative phase.
-
-    .. math::  g = \\langle -\\nabla_\\theta F\\rangle_{\\text{data}} - \\nabla_\\theta\\log Z
-    """
-    data = validate_data(model, data)
-    return _exact_gradient(model, data)
-
-
-def cd_gradient(model, data, key, k=1):
-    """CD-k gradient (Hinton 2002): negative phase at :math:`v_k`, k block-Gibbs sweeps from the data.
-
-    .. math::  g_{CD-k} = \\langle -\\nabla_\\theta F\\rangle_{v_0\\in\\text{data}}
-               - \\langle -\\nabla_\\theta F\\rangle_{v_k},\\qquad v_0 \\to v_1 \\to\\dots\\to v_k
-
-    For an RBM the chain is v → h → v and the statistics of :math:`v_k` use
-    :math:`\\sigma(W^\\top v_k + c)` (hidden units summed out), which has the same expectation
-    as the sampled hidden state but lower variance.
-    """
-    k = check_int(k, "k", 1)
-    data = validate_data(model, data)
-    return _cd_gradient(model, data, key, k)
-
-
-def pcd_gradient(model, data, chains, key, k=1):
-    """PCD gradient (Tieleman 2008): the negative phase from persistent ``chains`` advanced k sweeps.
-
-    Returns ``(gradient, new_chains)``; pass ``new_chains`` to the next update.
-    """
-    k = check_int(k, "k", 1)
-    data = validate_data(model, data)
-    chains = validate_data(model, chains, "chains")
-    return _pcd_gradient(model, data, chains, key, k)
-
-
-def init_chains(model, key, num_chains, data=None):
-    """Initial persistent chains: random rows of ``data`` when given, else uniform random states
-    (data-shaped, in ``model.dtype``)."""
-    num_chains = check_int(num_chains, "num_chains", 1)
-    if data is not None:
-        data = validate_data(model, data)
-        idx = jax.random.randint(key, (num_chains,), 0, data.shape[0])
-        return data[idx]
-    if not isinstance(model, DiscreteModel):
-        raise ValueError(f"learning needs a discrete model; got {type(model).__name__}")
-    return model.data_part(model.random_state(key, (num_chains,))).astype(model.dtype)

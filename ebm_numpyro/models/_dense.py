@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._checks import check_square_symmetric, check_vector, is_concrete
-from ._base import DiscreteModel, as_float, greedy_colouring, replace_leaves, set_fields
+from .base import DiscreteModel, as_float, greedy_colouring, replace_leaves, set_fields
 from ._enumeration import independent_log_partition, quadratic_log_partition
 
 __all__ = ["DenseQuadratic", "quadratic_energy"]
@@ -82,10 +82,21 @@ class DenseQuadratic(DiscreteModel):
         g = getattr(grad, self._matrix_name)
         return replace_leaves(grad, **{self._matrix_name: g * (1.0 - jnp.eye(g.shape[0], dtype=g.dtype))})
 
-    def _log_partition_enumerated(self, beta):
+    def energy_changes(self, x):
+        """:math:`\\Delta_i(v) = -(v - x_i) f_i` with :math:`f = Mx + v` for every unit (exact: the
+        energy is affine in each unit, M having a zero diagonal), shape ``batch + (n, 2)``."""
+        x = jnp.asarray(x).astype(self._matrix.dtype)
+        field = x @ self._matrix + self._vector
+        values = jnp.asarray(self.unit_values, field.dtype)
+        return -(values - x[..., None]) * field[..., None]
+
+    def log_partition_enumerated(self, beta):
         return quadratic_log_partition(self._matrix, self._vector, beta, values=self.unit_values)
 
-    def _unit_moments(self, grad, temperature):
+    def moments_model(self):
+        return self
+
+    def unit_moments(self, grad, temperature):
         """:math:`\\langle x_i\\rangle = T\\,\\partial_{v_i}\\log Z`, :math:`\\langle x_i x_j\\rangle = T(\\partial_{M_{ij}} + \\partial_{M_{ji}})\\log Z`."""
         gm = getattr(grad, self._matrix_name)
         return temperature * getattr(grad, self._vector_name), temperature * (gm + gm.T)

@@ -11,7 +11,7 @@ log-sum-exp (never materialising 2^n numbers), inside ``lax.scan`` with a remate
 body so that reverse-mode derivatives (used for the moments) also need flat memory.
 A restricted Boltzmann machine enumerates one layer and sums the other analytically.
 
-The models call these functions from their ``_log_partition_enumerated``;
+The models call these functions from their ``log_partition_enumerated``;
 :mod:`ebm_numpyro.exact` is the public entry point.
 """
 
@@ -23,7 +23,8 @@ import math
 import jax
 import jax.numpy as jnp
 
-__all__ = ["unit_states", "quadratic_log_partition", "bipartite_log_partition"]
+__all__ = ["unit_states", "digit_states", "enumerate_states", "quadratic_log_partition", "bipartite_log_partition",
+           "energy_log_partition", "independent_log_partition"]
 
 _CHUNK_ELEMENTS = 2**21  # floats per chunk (≈ 8 MB in float32)
 _MAX_LOW_BITS = 12
@@ -150,8 +151,19 @@ def energy_log_partition(model, beta):
 
     def chunk_log_weights(k):
         idx = k * chunk + jnp.arange(chunk, dtype=jnp.int32)
-        states = digit_states(jnp.minimum(idx, total - 1), num_units, values)
+        states = digit_states(jnp.minimum(idx, total - 1), num_units, values, model.state_dtype)
         lw = -beta * energy(states).astype(dtype)
         return jnp.where(idx < total, lw, -jnp.inf)
 
     return _stream_logsumexp(chunk_log_weights, num_chunks, dtype)
+
+
+def enumerate_states(model):
+    """All :math:`q^n` states of a discrete ``model``, shape ``(q^n,) + event_shape`` in its
+    ``state_dtype``: state ``i`` has unit ``k`` equal to ``unit_values[d_k]``, :math:`d_k` the k-th
+    base-``q`` digit of ``i`` (for two values, unit ``k`` is up where bit ``k`` of ``i`` is set).
+    The one enumerator of states (callers check the count first)."""
+    count = len(model.unit_values) ** model.num_units
+    states = digit_states(jnp.arange(count, dtype=jnp.int32), model.num_units, tuple(model.unit_values),
+                          model.state_dtype)
+    return states.reshape((count,) + tuple(model.event_shape))

@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._checks import check_event_shape, check_temperature, check_units, check_vector, is_concrete
-from ._base import DiscreteModel, as_float, pytree_dataclass, replace_leaves, set_fields, static_field
+from .base import DiscreteModel, as_float, pytree_dataclass, replace_leaves, set_fields, static_field
 from ._dense import DenseQuadratic
 from ._enumeration import bipartite_log_partition, independent_log_partition
 from .ising import Ising
@@ -80,6 +80,8 @@ class RBM(DiscreteModel):
         if weights.ndim != 2:
             raise ValueError(f"`weights` must have shape (n_visible, n_hidden); got {weights.shape}")
         nv, nh = weights.shape
+        if nv == 0 or nh == 0:
+            raise ValueError(f"`weights` must have at least one visible and one hidden unit; got shape {weights.shape}")
         if is_concrete(weights) and not np.all(np.isfinite(np.asarray(weights))):
             raise ValueError("`weights` must be finite")
         a = jnp.zeros((nv,), weights.dtype) if visible_bias is None else as_float(visible_bias)
@@ -205,10 +207,21 @@ class RBM(DiscreteModel):
         """The smaller layer is enumerated; the other is summed analytically."""
         return min(self.num_visible, self.num_hidden)
 
-    def _log_partition_enumerated(self, beta):
+    def energy_changes(self, x):
+        """:math:`\\Delta_i(v) = -(v - x_i) f_i` with the fields :math:`Wh + a` (visible) and
+        :math:`W^\\top v + c` (hidden), shape ``batch + (n_v + n_h, 2)``."""
+        x = jnp.asarray(x).astype(self.weights.dtype)
+        field = jnp.concatenate([self.local_field(x, 0), self.local_field(x, 1)], -1)
+        values = jnp.asarray((0.0, 1.0), field.dtype)
+        return -(values - x[..., None]) * field[..., None]
+
+    def log_partition_enumerated(self, beta):
         return bipartite_log_partition(self.weights, self.visible_bias, self.hidden_bias, beta)
 
-    def _unit_moments(self, grad, temperature):
+    def moments_model(self):
+        return self
+
+    def unit_moments(self, grad, temperature):
         """:math:`\\langle [v, h]\\rangle = T\\,\\partial_{(a, c)}\\log Z`, :math:`\\langle v_i h_j\\rangle = T\\,\\partial_{W_{ij}}\\log Z`."""
         mean = jnp.concatenate([grad.visible_bias, grad.hidden_bias])
         return temperature * mean, temperature * grad.weights

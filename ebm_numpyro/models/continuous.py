@@ -5,7 +5,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 
 from .._checks import check_int, check_positive
-from ._base import EnergyModel, as_float, pytree_dataclass, set_fields, static_field
+from .base import EnergyModel, as_float, pytree_dataclass, set_fields, static_field
 
 __all__ = ["DoubleWell", "WideNarrowWells"]
 

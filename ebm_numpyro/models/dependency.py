@@ -43,7 +43,7 @@ import numpy as np
 import scipy.sparse as sp
 from jax.extend.core import Literal
 
-from ._base import greedy_colouring
+from .base import greedy_colouring
 
 __all__ = ["TermStructure", "TooLarge", "term_structure", "leaf_values", "colour_classes", "useful_classes",
            "block_segments", "block_sums", "MAX_CLASSES"]
@@ -382,7 +382,7 @@ def term_structure(fn, x_flat) -> TermStructure:
 def _position(jaxpr, v):
     """Where a variable is defined: ``("in", k)``, ``("const", k)``, ``("lit", value)`` or ``(eqn, out)``."""
     if isinstance(v, Literal):
-        return ("lit", v.val)
+        return ("lit", np.array(v.val))  # a plain array: JAX's literal types do not survive pickling
     if v in jaxpr.invars:
         return ("in", jaxpr.invars.index(v))
     if v in jaxpr.constvars:

@@ -29,8 +29,7 @@ import numpy as np
 
 from .._checks import float_dtype
 from . import dependency
-from ._base import DiscreteModel, StaticArray, as_float, pytree_dataclass, set_fields, static_field
-from ._enumeration import energy_log_partition
+from .base import DiscreteModel, StaticArray, as_float, pytree_dataclass, set_fields, static_field
 
 __all__ = ["DiscreteEnergy"]
 
@@ -280,69 +279,12 @@ class DiscreteEnergy(DiscreteModel):
             e = jax.vmap(one)(flat)
         return e.reshape(batch + e.shape[1:])
 
-    def local_field(self, x, block):
-        """:math:`f_i = -(E(x_{i\\to\\text{up}}) - E(x_{i\\to\\text{down}})) / (\\text{up} - \\text{down})`
-        (exact for two values: any energy is affine in one binary unit)."""
-        if len(self.labels) != 2:
-            raise NotImplementedError(f"DiscreteEnergy with {len(self.labels)} values per unit has no single "
-                                      "local field: use unit_energies")
-        e = self.unit_energies(x, block)
-        down, up = self.labels
-        return -(e[..., 1] - e[..., 0]) / (up - down)
-
     def set_block(self, x, block, values):
         x = jnp.asarray(x)
         flat = x.reshape(x.shape[: x.ndim - len(self.shape)] + (-1,))
         return flat.at[..., self._units(block)].set(values.astype(x.dtype)).reshape(x.shape)
 
-    def random_state(self, key, batch_shape=()):
-        """Uniformly random state of shape ``batch_shape + shape`` (``int8``)."""
-        idx = jax.random.randint(key, tuple(batch_shape) + self.shape, 0, len(self.labels))
-        return jnp.asarray(self.labels, self.state_dtype)[idx]
-
-    # --- exact enumeration ------------------------------------------------------------------------
-    def _log_partition_enumerated(self, beta):
-        """:math:`\\log \\sum_x e^{-\\beta E(x)}` over all :math:`q^n` states (streaming)."""
-        return energy_log_partition(self, beta)
-
-    def _enumeration_model(self):
-        """The model tilted by a field and couplings at zero (:class:`_Tilted`): the gradient of
-        its log Z gives the unit moments."""
-        n, dt = self.num_units, self.dtype
-        return _Tilted(self, jnp.zeros((n,), dt), jnp.zeros((n, n), dt))
-
-
-@pytree_dataclass
-class _Tilted(DiscreteModel):
-    """:math:`E'(x) = E(x) - h^\\top x - \\tfrac12 x^\\top J x` (``x`` flattened, as unit values): at
-    :math:`h = J = 0` it is ``base``, and :math:`T\\,\\partial_{h_i} \\log Z = \\langle x_i\\rangle`,
-    :math:`T(\\partial_{J_{ij}} + \\partial_{J_{ji}}) \\log Z = \\langle x_i x_j\\rangle`."""
-
-    base: Any
-    field: jnp.ndarray
-    coupling: jnp.ndarray
-
-    def __init__(self, base, field, coupling):
-        set_fields(self, base=base, field=field, coupling=coupling)
-
-    @property
-    def event_shape(self):
-        return self.base.event_shape
-
-    @property
-    def unit_values(self):
-        return self.base.unit_values
-
-    def energy(self, x):
-        x = jnp.asarray(x)
-        flat = x.reshape(x.shape[: x.ndim - len(self.event_shape)] + (-1,)).astype(self.field.dtype)
-        return self.base.energy(x) - flat @ self.field - 0.5 * jnp.sum((flat @ self.coupling) * flat, -1)
-
-    def _log_partition_enumerated(self, beta):
-        return energy_log_partition(self, beta)
-
-    def _unit_moments(self, grad, temperature):
-        return temperature * grad.field, temperature * (grad.coupling + grad.coupling.T)
+    # --- exact enumeration: the protocol's defaults (streaming over all q^n states, Tilted moments)
 
 
 def _repr(self):

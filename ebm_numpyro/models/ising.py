@@ -6,11 +6,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._checks import check_int, check_vector, is_concrete
-from ._base import (
+from .base import (
     DiscreteModel,
     StaticArray,
     as_float,
     greedy_colouring,
+    neighbour_table,
     pytree_dataclass,
     replace_leaves,
     set_fields,
@@ -60,6 +61,12 @@ class Ising(DenseQuadratic):
     @property
     def event_dims(self):
         return ("spin",)
+
+
+def _spin_changes(s, field):
+    """:math:`\\Delta_i(v) = -(v - s_i) f_i` for ``v = -1, +1``: shape ``batch + (N, 2)``."""
+    values = jnp.asarray((-1.0, 1.0), field.dtype)
+    return -(values - s[..., None]) * field[..., None]
 
 
 def _dense_ising(model) -> Ising:
@@ -184,7 +191,16 @@ class LatticeIsing(DiscreteModel):
         h = jnp.full((n,), self.field, dtype)
         return J, h, jnp.zeros((), dtype)
 
-    def _enumeration_model(self):
+    def energy_changes(self, x):
+        """:math:`\\Delta_i(v) = -(v - s_i) f_i`, :math:`f = J n + h` (stencil), shape ``batch + (N, 2)``."""
+        s = _spins_as_float(x, self.coupling.dtype)
+        field = self.local_field(s, None)
+        return _spin_changes(s.reshape(s.shape[:-2] + (-1,)), field.reshape(field.shape[:-2] + (-1,)))
+
+    def log_partition_enumerated(self, beta):
+        return _dense_ising(self).log_partition_enumerated(beta)
+
+    def moments_model(self):
         return _dense_ising(self)
 
     def ais_base(self, log_odds):
@@ -227,18 +243,7 @@ class SparseIsing(DiscreteModel):
         check_vector(weights, "weights", edges_np.shape[0])
         fields = jnp.zeros((num_spins,), weights.dtype) if fields is None else as_float(fields)
         check_vector(fields, "fields", num_spins)
-        # padded neighbour table: neighbours[i, k] is the k-th neighbour of i, neighbour_edge the edge id
-        num_edges = edges_np.shape[0]
-        deg = np.bincount(edges_np.ravel(), minlength=num_spins)
-        width = max(int(deg.max(initial=0)), 1)
-        nbr = np.zeros((num_spins, width), np.int32)
-        slot = np.full((num_spins, width), num_edges, np.int32)  # index num_edges -> weight 0
-        fill = np.zeros(num_spins, np.int64)
-        for e, (i, j) in enumerate(edges_np):
-            nbr[i, fill[i]], slot[i, fill[i]] = j, e
-            fill[i] += 1
-            nbr[j, fill[j]], slot[j, fill[j]] = i, e
-            fill[j] += 1
+        nbr, slot = neighbour_table(num_spins, edges_np)
         set_fields(
             self,
             weights=weights,
@@ -284,7 +289,15 @@ class SparseIsing(DiscreteModel):
         J = J.at[i, j].add(self.weights).at[j, i].add(self.weights)
         return J, self.fields, jnp.zeros((), self.weights.dtype)
 
-    def _enumeration_model(self):
+    def energy_changes(self, x):
+        """:math:`\\Delta_i(v) = -(v - s_i) f_i` for every spin (neighbour table), shape ``batch + (N, 2)``."""
+        s = _spins_as_float(x, self.weights.dtype)
+        return _spin_changes(s, self.local_field(s, tuple(range(self.num_spins))))
+
+    def log_partition_enumerated(self, beta):
+        return _dense_ising(self).log_partition_enumerated(beta)
+
+    def moments_model(self):
         return _dense_ising(self)
 
     def ais_base(self, log_odds):

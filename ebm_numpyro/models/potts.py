@@ -9,8 +9,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._checks import check_int
-from ._base import DiscreteModel, StaticArray, as_float, greedy_colouring, pytree_dataclass, set_fields, static_field
-from ._enumeration import energy_log_partition
+from .base import (DiscreteModel, StaticArray, as_float, changes_from_unit_energies, greedy_colouring,
+                   neighbour_table, pytree_dataclass, set_fields, static_field)
 
 __all__ = ["Potts", "lattice_edges"]
 
@@ -76,16 +76,7 @@ class Potts(DiscreteModel):
         shape = (n,) if shape is None else tuple(int(s) for s in shape)
         if math.prod(shape) != n:
             raise ValueError(f"`shape` {shape} must hold num_units = {n} units")
-        # padded neighbour table: unit i's neighbours and the edge joining them (-1: padding)
-        degree = np.bincount(edges.ravel(), minlength=n)
-        width = max(int(degree.max(initial=0)), 1)
-        nbr = np.full((n, width), -1, np.int64)
-        nbr_edge = np.full((n, width), -1, np.int64)
-        fill = np.zeros(n, np.int64)
-        for e, (i, j) in enumerate(edges):
-            for a, b in ((i, j), (j, i)):
-                nbr[a, fill[a]], nbr_edge[a, fill[a]] = b, e
-                fill[a] += 1
+        nbr, nbr_edge = neighbour_table(n, edges)
         classes = greedy_colouring(n, edges)
         set_fields(self, couplings=couplings, fields=fields, num_states=q, shape=shape,
                    edges=StaticArray(edges), neighbours=StaticArray(nbr), neighbour_edges=StaticArray(nbr_edge),
@@ -115,10 +106,6 @@ class Potts(DiscreteModel):
     def blocks(self):
         return tuple(range(len(self.colour_classes)))
 
-    def _flat(self, x):
-        x = jnp.asarray(x)
-        return x.reshape(x.shape[: x.ndim - len(self.shape)] + (-1,))
-
     def energy(self, x):
         """:math:`-\\sum_{\\langle ij\\rangle} J_{ij}\\delta(\\sigma_i,\\sigma_j) - \\sum_i h_i(\\sigma_i)`, batched."""
         x = self._flat(x).astype(jnp.int32)
@@ -130,13 +117,7 @@ class Potts(DiscreteModel):
     def unit_energies(self, x, block):
         """Energy of every unit of colour class ``block`` at every label, up to a per-unit constant:
         :math:`\\epsilon_i(k) = -\\sum_{j\\sim i} J_{ij}\\,\\delta(k,\\sigma_j) - h_i(k)`, shape ``batch + (B, q)``."""
-        units = np.asarray(self.colour_classes[block])
-        x = self._flat(x).astype(jnp.int32)
-        nbr, nbr_edge = self.neighbours.array[units], self.neighbour_edges.array[units]
-        w = jnp.where(jnp.asarray(nbr_edge >= 0), self.couplings[np.maximum(nbr_edge, 0)], 0.0)  # (B, width)
-        labels = x[..., np.maximum(nbr, 0)]  # batch + (B, width)
-        onehot = jax.nn.one_hot(labels, self.num_states, dtype=w.dtype)
-        return -jnp.einsum("...bwk,bw->...bk", onehot, w) - self.fields[units]
+        return self._unit_energies(x, np.asarray(self.colour_classes[block]))
 
     def set_block(self, x, block, values):
         units = np.asarray(self.colour_classes[block])
@@ -144,9 +125,16 @@ class Potts(DiscreteModel):
         flat = self._flat(x)
         return flat.at[..., units].set(values.astype(x.dtype)).reshape(x.shape)
 
-    def local_field(self, x, block):  # pragma: no cover - q-state units have no single local field
-        raise NotImplementedError("Potts units have q states: use unit_energies")
+    def _unit_energies(self, x, units):
+        x = self._flat(x).astype(jnp.int32)
+        nbr, nbr_edge = self.neighbours.array[units], self.neighbour_edges.array[units]
+        w = jnp.concatenate([self.couplings, jnp.zeros((1,), self.couplings.dtype)])[nbr_edge]  # (B, width)
+        labels = x[..., nbr]  # batch + (B, width); padding: unit 0 at weight 0
+        onehot = jax.nn.one_hot(labels, self.num_states, dtype=w.dtype)
+        return -jnp.einsum("...bwk,bw->...bk", onehot, w) - self.fields[units]
 
-    def _log_partition_enumerated(self, beta):
-        """:math:`\\log \\sum_\\sigma e^{-\\beta E(\\sigma)}` over all :math:`q^n` states (streaming)."""
-        return energy_log_partition(self, beta)
+    def energy_changes(self, x):
+        """:math:`\\Delta_i(k) = \\epsilon_i(k) - \\epsilon_i(\\sigma_i)` for every unit and label (all units'
+        :meth:`unit_energies` at once), shape ``batch + (N, q)``."""
+        e = self._unit_energies(x, np.arange(self.num_units))
+        return changes_from_unit_energies(e, self._flat(x), self.unit_values)
