@@ -107,7 +107,9 @@ def normal(rng_key, shape=(), dtype=float):
     floats = lax.bitcast_convert_type(float_bits, dtype) - jnp.array(1.0, dtype)
     lo, hi = np.nextafter(np.array(-1.0, dtype), np.array(0.0, dtype)), np.array(1.0, dtype)
     u = lax.max(jnp.asarray(lo), floats * (hi - lo) + lo).reshape(shape)
-    return lax.mul(np.array(np.sqrt(2), dtype), lax.erf_inv(u))
+    # The barrier keeps XLA from fusing the hash into the caller's arithmetic: jaxlib 0.12's CPU
+    # compiler did not finish compiling SGLD on a model with a constrained site without it.
+    return lax.optimization_barrier(lax.mul(np.array(np.sqrt(2), dtype), lax.erf_inv(u)))
 
 
 # --------------------------------------------------------------------------- moves

@@ -165,7 +165,7 @@ def test_from_numpyro_keeps_what_is_not_subsampled(data):
     from ebm_numpyro.diagnostics._arviz_compat import get_group, group_names
 
     mcmc = _run(regression_extras, data)
-    idata = _no_warnings(lambda: az.from_numpyro(mcmc))
+    idata = _no_warnings(lambda: az.from_numpyro(mcmc, log_likelihood=True))  # ArviZ 1.x's default: False
     post = get_group(idata, "posterior")
     assert post["p"].dims == ("chain", "draw", "data") and post["p"].shape == (1, 12, B)  # first B rows
     assert float(post["s"].min()) > 0  # constrained
