@@ -500,7 +500,9 @@ class SGLD(EBMKernel):
         return self._grad_estimator(model_args, model_kwargs)
 
     def _check_initial_state(self, state, grad_estimator, vectorized):
-        pe, grad = (jax.vmap(grad_estimator) if vectorized else grad_estimator)(state.rng_key, state.z)
+        # one compiled program, not an eager evaluation op by op (which compiled ~100 small
+        # programs: most of a first run's start-up)
+        pe, grad = jax.jit(jax.vmap(grad_estimator) if vectorized else grad_estimator)(state.rng_key, state.z)
         if is_concrete(pe):
             ok = bool(np.all(np.isfinite(np.asarray(pe)))) and all(
                 bool(np.all(np.isfinite(np.asarray(g)))) for g in jax.tree.leaves(grad)
