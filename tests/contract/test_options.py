@@ -19,7 +19,7 @@ def draws(kernel, init):
     return {k: np.asarray(v) for k, v in mcmc.get_samples().items()}
 
 
-def same(a, b):
+def check_same(a, b):
     assert a.keys() == b.keys()
     for k in a:
         np.testing.assert_array_equal(a[k], b[k])
@@ -27,7 +27,7 @@ def same(a, b):
 
 def test_sgld_preconditioner_object_is_the_string():
     pot = lambda z: 0.5 * jnp.sum(z**2)  # noqa: E731
-    same(draws(ebm.SGLD(potential_fn=pot, step_size=1e-2, preconditioning="rmsprop", rmsprop_decay=0.9), jnp.ones(3)),
+    check_same(draws(ebm.SGLD(potential_fn=pot, step_size=1e-2, preconditioning="rmsprop", rmsprop_decay=0.9), jnp.ones(3)),
          draws(ebm.SGLD(potential_fn=pot, step_size=1e-2, preconditioner=RMSProp(0.9, 1e-5)), jnp.ones(3)))
     with pytest.raises(ValueError, match="not both"):
         ebm.SGLD(potential_fn=pot, preconditioner=RMSProp(), preconditioning="rmsprop")
@@ -38,14 +38,14 @@ def test_sgld_preconditioner_object_is_the_string():
 @pytest.mark.parametrize("name, move", [("metropolis", Metropolis(0.3)), ("langevin", Langevin(0.3))])
 def test_annealing_move_object_is_the_string(name, move):
     pot = ebm.potential(ebm.DoubleWell())
-    same(draws(ebm.CyclicAnnealing(potential_fn=pot, temperature=0.5, move=name, step_size=0.3), jnp.array([0.5])),
+    check_same(draws(ebm.CyclicAnnealing(potential_fn=pot, temperature=0.5, move=name, step_size=0.3), jnp.array([0.5])),
          draws(ebm.CyclicAnnealing(potential_fn=pot, temperature=0.5, move=move), jnp.array([0.5])))
 
 
 def test_annealing_heat_bath_object_and_errors():
     lattice = ebm.Ising.square_lattice(4)
     init = jnp.ones((4, 4), jnp.int8)
-    same(draws(ebm.CyclicAnnealing(potential_fn=ebm.potential(lattice), temperature=2.0), init),
+    check_same(draws(ebm.CyclicAnnealing(potential_fn=ebm.potential(lattice), temperature=2.0), init),
          draws(ebm.CyclicAnnealing(potential_fn=ebm.potential(lattice), temperature=2.0, move=HeatBath()), init))
     with pytest.raises(ValueError, match="heat_bath"):
         ebm.CyclicAnnealing(potential_fn=ebm.potential(ebm.DoubleWell()), temperature=1.0, move=HeatBath())
