@@ -178,6 +178,8 @@ CONFIGS = [_tg_config(name, m, ladder) for name, m in DISCRETE.items() for ladde
     # a sampler written against the seam (one _move), tempered by the ladder layer with no code of its own
     _tg_config(name, DISCRETE[name], ladder, ebm.SingleFlipMetropolis, "metropolis")
     for name in ("lattice", "potts", "user") for ladder in (False, True)] + [
+    _tg_config(name, DISCRETE[name], ladder, ebm.GibbsWithGradients, "gwg")
+    for name in ("lattice", "dense", "user") for ladder in (False, True)] + [
     Config(
         "gibbs-numpyro-model-ladder",
         lambda: ebm.TemperedGibbs(model=discrete_model, temperatures=ebm.geometric_ladder(*LADDER)),
@@ -499,6 +501,7 @@ NEGATIVE_SCHEDULE = schedules.Schedule(lambda t: 1.0 - 0.1 * jnp.asarray(t, jnp.
 KERNELS = {
     "gibbs": lambda *a, **kw: ebm.TemperedGibbs(*a, **kw),
     "metropolis": lambda *a, **kw: ebm.SingleFlipMetropolis(*a, **kw),
+    "gwg": lambda *a, **kw: ebm.GibbsWithGradients(*a, **kw),
     "sgld": lambda *a, **kw: ebm.SGLD(*a, **kw),
     "annealing": lambda *a, **kw: ebm.CyclicAnnealing(*a, temperature=1.0, **kw),
 }

@@ -1,0 +1,55 @@
+"""GibbsWithGradients: gradient-informed one-flip proposals, Metropolis-Hastings corrected, on
+the seam (one ``_move``), tempered by the ladder layer; exact against enumeration on every rung."""
+
+import numpy as np
+import pytest
+from helpers import assert_state_frequencies, run_mcmc
+from test_metropolis import codes_of, dense_with_three_body, exact_p
+
+import ebm_numpyro as ebm
+from ebm_numpyro.kernels.gradient_flip import flip_estimates
+
+
+@pytest.mark.parametrize("values", ["spin", "binary"])
+def test_every_state_on_every_rung(values):
+    model = dense_with_three_body()
+    if values == "binary":  # the same energy written for {0, 1} units
+        spin = model
+        model = ebm.DiscreteEnergy(lambda x, p: spin.energy(2 * x - 1), spin.num_units, "binary", {})
+    ladder = [1.0, 1.6, 2.5]
+    kernel = ebm.GibbsWithGradients(potential_fn=ebm.potential(model), temperatures=ladder, num_proposals=4)
+    mcmc = run_mcmc(kernel, key=3, warmup=20, samples=60, chains=512, extra=("x", "swap_accept"))
+    x = np.asarray(mcmc.get_extra_fields(group_by_chain=True)["x"])  # (chain, draw, rung, units)
+    for k, t in enumerate(ladder):
+        codes = codes_of(x[:, :, k][:, :, None], model.unit_values)[:, :, 0]
+        assert_state_frequencies(codes, exact_p(model, t), f"{values}, rung {k} (T = {t})")
+    assert float(np.mean(mcmc.get_extra_fields()["swap_accept"])) > 0.2
+
+
+def test_flip_estimates_are_exact_for_a_quadratic_energy_in_spins():
+    # for E = -1/2 s J s - h s (J without diagonal) the first-order change of a flip is exact
+    rng = np.random.default_rng(0)
+    j = np.triu(rng.normal(size=(6, 6)), 1)
+    model = ebm.Ising(j + j.T, rng.normal(size=6))
+    x = np.asarray(rng.choice([-1, 1], size=(3, 6)), np.int8)
+    est, energy = flip_estimates(model, x)
+    exact = np.asarray(model.energy_changes(x))  # (n, units, values): change to each value
+    other = (x == -1).astype(int)  # index of the other value in unit_values (-1, 1)
+    np.testing.assert_allclose(np.asarray(est), np.take_along_axis(exact, other[..., None], -1)[..., 0], rtol=1e-5,
+                               atol=1e-5)
+    np.testing.assert_allclose(np.asarray(energy), np.asarray(model.energy(x)), rtol=1e-6)
+
+
+def test_errors_and_a_quick_run():
+    with pytest.raises(ValueError, match="binary units only"):
+        ebm.GibbsWithGradients(potential_fn=ebm.potential(ebm.Potts.square_lattice(2, 3, num_states=3)),
+                               temperature=1.0)
+    with pytest.raises(ValueError, match="num_proposals"):
+        ebm.GibbsWithGradients(potential_fn=ebm.potential(ebm.Ising.square_lattice(4)), num_proposals=0)
+    with pytest.raises(ValueError, match="model="):
+        ebm.GibbsWithGradients(model=lambda: None)
+    lattice = ebm.Ising.square_lattice(4)
+    mcmc = run_mcmc(ebm.GibbsWithGradients(potential_fn=ebm.potential(lattice), temperature=2.5), warmup=5,
+                    samples=10, chains=2)
+    s = mcmc.get_samples()
+    np.testing.assert_allclose(np.asarray(s["physical_energy"]), np.asarray(lattice.energy(s["spins"])), rtol=1e-6)
