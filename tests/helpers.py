@@ -146,3 +146,33 @@ def assert_state_frequencies(codes, p, label):
         f"{label}: state {worst} sampled {freq.mean(0)[worst]:.5f} vs exact {p[worst]:.5f}, "
         f"|z| = {abs(z[worst]):.2f} > {bound:.2f}"
     )
+
+
+def state_codes(x, values):
+    """State index of every state ``x`` (shaped ``(chains, draws, slots) + event``; unit ``k`` is
+    digit ``k`` of the index, base ``q``), shaped ``(chains, draws, slots)``."""
+    q = len(values)
+    digits = np.searchsorted(np.asarray(values), np.asarray(x).reshape(x.shape[:3] + (-1,)))
+    return (digits * q ** np.arange(digits.shape[-1])).sum(-1)
+
+
+def exact_state_probabilities(model, t):
+    """Boltzmann probability at temperature ``t`` of every state of a small discrete model, in the
+    order of :func:`state_codes` (float64, by enumeration)."""
+    states = np.array(list(itertools.product(range(model.num_values), repeat=model.num_units)))[:, ::-1]
+    e = np.asarray(model.energy(np.asarray(model.unit_values)[states].reshape((-1,) + tuple(model.event_shape))),
+                   np.float64)
+    p = np.exp(-(e - e.min()) / t)
+    return p / p.sum()
+
+
+def assert_every_state_on_every_rung(kernel, model, ladder, label, key=3, chains=512, samples=60):
+    """Run a tempered discrete kernel (``store_states`` in ``x``) and test every state's frequency
+    on every rung of ``ladder`` against enumeration; returns the mean swap acceptance."""
+    assert np.all(np.argsort(np.asarray(model.unit_values)) == np.arange(model.num_values))
+    mcmc = run_mcmc(kernel, key=key, warmup=20, samples=samples, chains=chains, extra=("x", "swap_accept"))
+    x = np.asarray(mcmc.get_extra_fields(group_by_chain=True)["x"])  # (chain, draw, rung) + event
+    codes = state_codes(x, model.unit_values)
+    for k, t in enumerate(ladder):
+        assert_state_frequencies(codes[:, :, k], exact_state_probabilities(model, t), f"{label}, rung {k} (T = {t})")
+    return float(np.mean(mcmc.get_extra_fields()["swap_accept"]))

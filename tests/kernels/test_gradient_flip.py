@@ -3,8 +3,8 @@ the seam (one ``_move``), tempered by the ladder layer; exact against enumeratio
 
 import numpy as np
 import pytest
-from helpers import assert_state_frequencies, run_mcmc
-from test_metropolis import codes_of, dense_with_three_body, exact_p
+from helpers import assert_every_state_on_every_rung, run_mcmc
+from test_metropolis import dense_with_three_body
 
 import ebm_numpyro as ebm
 from ebm_numpyro.kernels.gradient_flip import flip_estimates
@@ -18,12 +18,7 @@ def test_every_state_on_every_rung(values):
         model = ebm.DiscreteEnergy(lambda x, p: spin.energy(2 * x - 1), spin.num_units, "binary", {})
     ladder = [1.0, 1.6, 2.5]
     kernel = ebm.GibbsWithGradients(potential_fn=ebm.potential(model), temperatures=ladder, num_proposals=4)
-    mcmc = run_mcmc(kernel, key=3, warmup=20, samples=60, chains=512, extra=("x", "swap_accept"))
-    x = np.asarray(mcmc.get_extra_fields(group_by_chain=True)["x"])  # (chain, draw, rung, units)
-    for k, t in enumerate(ladder):
-        codes = codes_of(x[:, :, k][:, :, None], model.unit_values)[:, :, 0]
-        assert_state_frequencies(codes, exact_p(model, t), f"{values}, rung {k} (T = {t})")
-    assert float(np.mean(mcmc.get_extra_fields()["swap_accept"])) > 0.2
+    assert assert_every_state_on_every_rung(kernel, model, ladder, values) > 0.2
 
 
 def test_flip_estimates_are_exact_for_a_quadratic_energy_in_spins():
