@@ -8,14 +8,15 @@ With the energy extended to real-valued states and :math:`\\bar x_i` the other v
 
 A proposal picks one unit from the locally balanced softmax
 :math:`q(i \\mid x) \\propto e^{-\\beta\\tilde\\Delta_i(x)/2}`, flips it (:math:`x' = x_{i\\to\\bar x_i}`),
-and accepts with the Metropolis-Hastings probability
+and accepts with the Metropolis-Hastings probability (the energy change as the difference of the
+two states' energies)
 
 .. math::  \\min\\Big(1,\\; e^{-\\beta\\,[E(x') - E(x)]}\\,\\frac{q(i \\mid x')}{q(i \\mid x)}\\Big),
 
 with the exact energy change, so every proposal leaves :math:`e^{-\\beta E}` invariant whatever the
 quality of the gradient (an energy that is flat or not differentiable in real values only makes
 the proposal less informed). One step makes ``num_proposals`` proposals (default: one per unit,
-a sweep's worth). Each costs two gradient and two energy evaluations of the whole state, so the
+a sweep's worth). Each costs two gradient evaluations of the whole state (each with its energy), so the
 sampler pays where units are densely coupled (a flip's rate then depends on all of them); on
 lattices and RBM layers the heat bath's blocks are faster. The categorical choice and the test
 are the exact decisions of :mod:`.decisions`.
@@ -40,9 +41,8 @@ def flip_estimates(model, x):
     ``(n, num_units)``, and the energies :math:`E(x)` (``(n,)``)."""
     a, b = model.unit_values
     xf = x.astype(jnp.result_type(float))
-    grad = jax.grad(lambda y: jnp.sum(model.energy(y)))(xf)
-    n = x.shape[0]
-    return (grad * (a + b - 2 * xf)).reshape(n, -1), model.energy(x)
+    energies, grad = jax.vmap(jax.value_and_grad(model.energy))(xf)  # one pass gives both
+    return (grad * (a + b - 2 * xf)).reshape(x.shape[0], -1), energies
 
 
 def gradient_flip_scan(words, model, x, betas, num_proposals):
