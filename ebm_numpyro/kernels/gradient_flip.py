@@ -8,12 +8,11 @@ With the energy extended to real-valued states and :math:`\\bar x_i` the other v
 
 A proposal picks one unit from the locally balanced softmax
 :math:`q(i \\mid x) \\propto e^{-\\beta\\tilde\\Delta_i(x)/2}`, flips it (:math:`x' = x_{i\\to\\bar x_i}`),
-and accepts with the Metropolis-Hastings probability (the energy change as the difference of the
-two states' energies)
+and accepts with the Metropolis-Hastings probability
 
 .. math::  \\min\\Big(1,\\; e^{-\\beta\\,[E(x') - E(x)]}\\,\\frac{q(i \\mid x')}{q(i \\mid x)}\\Big),
 
-with the exact energy change, so every proposal leaves :math:`e^{-\\beta E}` invariant whatever the
+with the energy change from the two states' energies (not the estimate), so every proposal leaves :math:`e^{-\\beta E}` invariant whatever the
 quality of the gradient (an energy that is flat or not differentiable in real values only makes
 the proposal less informed). One step makes ``num_proposals`` proposals (default: one per unit,
 a sweep's worth). Each costs two gradient evaluations of the whole state (each with its energy), so the
