@@ -17,6 +17,7 @@ from .distributions import Boltzmann as Boltzmann
 from .kernels import SGLD as SGLD
 from .kernels import CyclicAnnealing as CyclicAnnealing
 from .kernels import GibbsWithGradients as GibbsWithGradients
+from .kernels import ImportanceTemperedGibbs as ImportanceTemperedGibbs
 from .kernels import SingleFlipMetropolis as SingleFlipMetropolis
 from .kernels import TemperedGibbs as TemperedGibbs
 from .kernels import gibbs_fn as gibbs_fn

@@ -166,13 +166,17 @@ def exact_state_probabilities(model, t):
     return p / p.sum()
 
 
-def assert_every_state_on_every_rung(kernel, model, ladder, label, key=3, chains=512, samples=60):
+def assert_every_state_on_every_rung(kernel, model, ladder, label, key=3, chains=512, samples=60, law=None,
+                                     warmup=20):
     """Run a tempered discrete kernel (``store_states`` in ``x``) and test every state's frequency
-    on every rung of ``ladder`` against enumeration; returns the mean swap acceptance."""
+    on every rung of ``ladder`` against enumeration (``law(t)``: the chain's stationary state
+    probabilities at ``t``; default :func:`exact_state_probabilities`); returns the run and the
+    mean swap acceptance."""
     assert np.all(np.argsort(np.asarray(model.unit_values)) == np.arange(model.num_values))
-    mcmc = run_mcmc(kernel, key=key, warmup=20, samples=samples, chains=chains, extra=("x", "swap_accept"))
+    mcmc = run_mcmc(kernel, key=key, warmup=warmup, samples=samples, chains=chains, extra=("x", "swap_accept"))
     x = np.asarray(mcmc.get_extra_fields(group_by_chain=True)["x"])  # (chain, draw, rung) + event
     codes = state_codes(x, model.unit_values)
     for k, t in enumerate(ladder):
-        assert_state_frequencies(codes[:, :, k], exact_state_probabilities(model, t), f"{label}, rung {k} (T = {t})")
-    return float(np.mean(mcmc.get_extra_fields()["swap_accept"]))
+        p = exact_state_probabilities(model, t) if law is None else law(t)
+        assert_state_frequencies(codes[:, :, k], p, f"{label}, rung {k} (T = {t})")
+    return mcmc, float(np.mean(mcmc.get_extra_fields()["swap_accept"]))

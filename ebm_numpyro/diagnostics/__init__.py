@@ -8,6 +8,8 @@
 - :func:`compare_kaufman` — energy and heat capacity per spin along a ladder against Kaufman's
   exact periodic lattice (any size), with z-scores; :func:`plot_kaufman`, :func:`plot_swap_acceptance`,
   :func:`plot_trace` (trace and rank plots);
+- :func:`weighted_marginals`, :func:`weighted_mean`, :func:`kish_ess` — estimates from the
+  importance-weighted draws of ``ImportanceTemperedGibbs``, with MCSE and ESS;
 - :func:`cd_bias_report`, :func:`plot_cd_bias` — the exact CD-k bias from ``learning.cd_bias``.
 
 All ArviZ-version differences live in the private module ``_arviz_compat``.
@@ -23,6 +25,9 @@ from .compare import max_abs_z as max_abs_z
 from .compare import z_threshold as z_threshold
 from .convert import from_samples as from_samples
 from .convert import to_inference_data as to_inference_data
+from .importance import kish_ess as kish_ess
+from .importance import weighted_marginals as weighted_marginals
+from .importance import weighted_mean as weighted_mean
 from .mixing import autocorrelation as autocorrelation
 from .mixing import mixing as mixing
 from .plots import plot_kaufman as plot_kaufman
@@ -40,6 +45,7 @@ __all__ = [
     "compare_kaufman",
     "from_samples",
     "get_group",
+    "kish_ess",
     "max_abs_z",
     "mixing",
     "plot_kaufman",
@@ -48,5 +54,7 @@ __all__ = [
     "round_trips",
     "tempering",
     "to_inference_data",
+    "weighted_marginals",
+    "weighted_mean",
     "z_threshold",
 ]

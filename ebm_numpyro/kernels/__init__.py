@@ -12,7 +12,8 @@ The sampling core, bottom to top (each layer imports only the ones below it):
   the heat-bath plan read from its program;
 * :mod:`.tempered` - :class:`TemperedKernel`, the base of the discrete kernels (targets, ladder,
   state, ArviZ layout), and :mod:`._base`, :class:`EBMKernel`, the base of every kernel;
-* the kernels: :class:`TemperedGibbs`, :class:`SingleFlipMetropolis`, :class:`GibbsWithGradients`, :class:`SGLD`,
+* the kernels: :class:`TemperedGibbs`, :class:`SingleFlipMetropolis`, :class:`GibbsWithGradients`,
+  :class:`ImportanceTemperedGibbs`, :class:`SGLD`,
   :class:`CyclicAnnealing`, each with NumPyro's head ``(model=None, potential_fn=None, *, ...)``.
 
 A new discrete sampler is one module with a :class:`TemperedKernel` subclass that implements
@@ -33,6 +34,7 @@ from .gibbs import TemperedGibbsState as TemperedGibbsState
 from .heat_bath import gibbs_sweep as gibbs_sweep
 from .heat_bath import up_probability as up_probability
 from .gradient_flip import GibbsWithGradients as GibbsWithGradients
+from .importance import ImportanceTemperedGibbs as ImportanceTemperedGibbs
 from .metropolis import SingleFlipMetropolis as SingleFlipMetropolis
 from .model_gibbs import gibbs_fn as gibbs_fn
 from .sgld import SGLD as SGLD

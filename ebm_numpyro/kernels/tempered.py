@@ -50,11 +50,19 @@ class Move(NamedTuple):
       every slot (a dict with ``magnetization`` and ``rest`` (:math:`E_u`), each ``(n,)``: see
       :func:`observables`, :meth:`EnergyTarget.evaluate`, :meth:`.model_target.ModelTarget.evaluate`).
     - **to_layout** / **from_layout** - natural states to this move's layout and back.
+    - **log_extension** - for a move whose chain at :math:`\\beta` is invariant for an extended law
+      :math:`p_\\beta(x)\\, g_\\beta(x)` (importance tempering): ``(x, betas) -> log g`` slot by slot,
+      in this layout; the swaps then keep :math:`\\prod_k p_k g_k` invariant
+      (:func:`.tempering.extension_log_ratio`). ``None``: :math:`g = 1`.
+    - **info** - ``(x, betas) -> dict`` of per-slot arrays (leading axis ``n``) kept for the
+      target slot in the state's ``info`` (extra fields such as importance weights); ``None``: none.
     """
 
     step: Callable
     to_layout: Callable = sweeps.BINARY.to_layout
     from_layout: Callable = sweeps.BINARY.from_layout
+    log_extension: Callable | None = None
+    info: Callable | None = None
 
 
 # ----------------------------------------------------------------------------- targets
@@ -126,6 +134,7 @@ class TemperedState(NamedTuple):
     - **ladder** - the :class:`.tempering.LadderState` (``ladder.temperatures``: the ladder of
       the last step, adapted during warm-up with ``adapt_ladder=True``).
     - **rng_key** - random key; replaced when resuming from ``post_warmup_state``.
+    - **info** - what the move reports of the target slot (:attr:`Move.info`; empty for most moves).
     """
 
     i: Any
@@ -140,6 +149,7 @@ class TemperedState(NamedTuple):
     mean_swap_accept: Any
     ladder: Any
     rng_key: Any
+    info: Any = {}
 
     @property
     def carried_x(self):
@@ -331,9 +341,12 @@ class TemperedKernel(EBMKernel):
             if self._store_states:
                 z[self.state_name] = move.from_layout(replicas.x)[0]
         else:
-            z = jax.tree.map(lambda a: a[0], replicas.x)
+            z = jax.tree.map(lambda a: a[0], move.from_layout(replicas.x))
+        info = {}
+        if move.info is not None:
+            info = jax.tree.map(lambda a: a[0], move.info(jax.tree.map(lambda a: a[:1], replicas.x), beta0[None]))
         return cls(i, replicas.x, z, e0 * beta0 + r0, e0 + r0, m0, replicas.energies, replicas.replica_index,
-                   accept, mean_accept, ladder, rng_key)
+                   accept, mean_accept, ladder, rng_key, info)
 
     def _init_chain(self, rng_key, x, target):
         n = self.num_temperatures
@@ -354,7 +367,7 @@ class TemperedKernel(EBMKernel):
         temperatures = self._ladder.temperatures_at(state.ladder, state.i).astype(dtype)
         betas = 1.0 / (self.potential_temperature * temperatures)
         carried = ReplicaState(state.carried_x, state.energies, state.replica_index)
-        replicas, obs, accept = tempered_step(words, carried, betas, state.i % 2, move.step)
+        replicas, obs, accept = tempered_step(words, carried, betas, state.i % 2, move.step, move.log_extension)
         ladder = self._ladder.update(state.ladder, state.i, accept)
         count = (state.i + 1).astype(dtype)
         mean_accept = state.mean_swap_accept + (accept - state.mean_swap_accept) / count
@@ -362,9 +375,11 @@ class TemperedKernel(EBMKernel):
                              target, move, rng_key)
 
     def _refresh_chain(self, state, target):
-        """Recompute the energies (which depend on the values this block is conditioned on)."""
+        """Recompute the energies (which depend on the values this block is conditioned on) and
+        the layout (which may hold quantities that do)."""
         move = self._move(target)
-        energies, obs = target.evaluate(move.from_layout(state.carried_x))
-        replicas = ReplicaState(state.carried_x, energies.astype(state.energies.dtype), state.replica_index)
+        x = move.from_layout(state.carried_x)
+        energies, obs = target.evaluate(x)
+        replicas = ReplicaState(move.to_layout(x), energies.astype(state.energies.dtype), state.replica_index)
         return self._observe(type(state), state.i, replicas, obs, state.swap_accept, state.mean_swap_accept,
                              state.ladder, target, move, state.rng_key)

@@ -48,6 +48,7 @@ __all__ = [
     "replan_ladder",
     "communication_barrier",
     "tempered_step",
+    "extension_log_ratio",
 ]
 
 
@@ -69,15 +70,16 @@ def swap_acceptance(energies, betas):
     return jnp.exp(jnp.minimum(_log_swap_ratio(energies, betas), 0.0))
 
 
-def _exchange(words, energies, betas, parity):
+def _exchange(words, energies, betas, parity, extension=0.0):
     n = energies.shape[-1]
     attempted = (jnp.arange(n - 1) % 2) == parity
-    swap = attempted & metropolis_from_words(words, 0, _log_swap_ratio(energies, betas))
+    log_ratio = _log_swap_ratio(energies, betas) + extension
+    swap = attempted & metropolis_from_words(words, 0, log_ratio)
     no = jnp.zeros(swap.shape[:-1] + (1,), bool)
     from_above = jnp.concatenate([swap, no], axis=-1)  # slot k takes the replica of k + 1
     from_below = jnp.concatenate([no, swap], axis=-1)  # slot k takes the replica of k - 1
     perm = jnp.arange(n) + from_above.astype(jnp.int32) - from_below.astype(jnp.int32)
-    return perm, swap_acceptance(energies, betas)
+    return perm, jnp.exp(jnp.minimum(log_ratio, 0.0))
 
 
 def replica_exchange(key, energies, betas, parity):
@@ -109,7 +111,22 @@ class ReplicaState(NamedTuple):
     replica_index: Any
 
 
-def tempered_step(words, state: ReplicaState, betas, parity, move: Callable):
+def extension_log_ratio(log_extension, x, betas):
+    """The swap log-ratio's extra term for a move whose chain at :math:`\\beta` is invariant for an
+    *extended* law :math:`p_\\beta(x)\\, g_\\beta(x)` (importance tempering):
+
+    .. math::  \\log g_{\\beta_k}(x_{k+1}) + \\log g_{\\beta_{k+1}}(x_k)
+               - \\log g_{\\beta_k}(x_k) - \\log g_{\\beta_{k+1}}(x_{k+1}),
+
+    for every neighbouring pair, shape ``(n - 1,)``; ``log_extension(x, betas) -> (m,)`` evaluates
+    :math:`\\log g_{\\beta_j}(x_j)` slot by slot (states ``x`` with a leading axis ``m``)."""
+    head = jax.tree.map(lambda a: a[:-1], x)
+    tail = jax.tree.map(lambda a: a[1:], x)
+    own = log_extension(x, betas)
+    return log_extension(tail, betas[:-1]) + log_extension(head, betas[1:]) - own[:-1] - own[1:]
+
+
+def tempered_step(words, state: ReplicaState, betas, parity, move: Callable, log_extension=None):
     """One inner move of every slot at its :math:`\\beta_k`, then swaps of the pairs
     :math:`(k, k+1)`, :math:`k \\equiv` ``parity`` (mod 2) (:func:`replica_exchange`).
 
@@ -117,7 +134,9 @@ def tempered_step(words, state: ReplicaState, betas, parity, move: Callable):
     :math:`p_k` invariant) and returns the new tempered energies (shape ``(n,)``) and any
     per-slot observables (a pytree with leading axis ``n``, e.g. magnetizations), which are
     permuted with the states. ``words`` is a ``(2, 2)`` array of Threefry key words (the move's,
-    the swaps'). The swaps leave the product :math:`\\prod_k p_k` invariant.
+    the swaps'). The swaps leave the product :math:`\\prod_k p_k` invariant; with
+    ``log_extension`` (a move invariant for :math:`p_k g_k`, :func:`extension_log_ratio`) the
+    product :math:`\\prod_k p_k g_k`.
     Returns ``(ReplicaState, observables, swap_accept)``; ``swap_accept`` has shape ``(n - 1,)``.
     """
     dtype = state.energies.dtype
@@ -125,7 +144,8 @@ def tempered_step(words, state: ReplicaState, betas, parity, move: Callable):
     energies = energies.astype(dtype)
     replica_index = state.replica_index
     if betas.shape[-1] > 1:
-        perm, accept = _exchange(words[1], energies, betas, parity)
+        extension = 0.0 if log_extension is None else extension_log_ratio(log_extension, x, betas)
+        perm, accept = _exchange(words[1], energies, betas, parity, extension)
         x, observables = jax.tree.map(lambda a: a[perm], (x, observables))
         energies, replica_index = energies[perm], replica_index[perm]
     else:

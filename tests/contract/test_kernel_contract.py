@@ -180,15 +180,17 @@ CONFIGS = [_tg_config(name, m, ladder) for name, m in DISCRETE.items() for ladde
     for name in ("lattice", "potts", "user") for ladder in (False, True)] + [
     _tg_config(name, DISCRETE[name], ladder, ebm.GibbsWithGradients, "gwg")
     for name in ("lattice", "dense", "user") for ladder in (False, True)] + [
+    _tg_config(name, DISCRETE[name], ladder, ebm.ImportanceTemperedGibbs, "itg")
+    for name in ("lattice", "potts", "dense", "user") for ladder in (False, True)] + [
     Config(
-        "gibbs-numpyro-model-ladder",
-        lambda: ebm.TemperedGibbs(model=discrete_model, temperatures=ebm.geometric_ladder(*LADDER)),
+        f"{prefix}-numpyro-model-ladder",
+        lambda kernel=kernel: kernel(model=discrete_model, temperatures=ebm.geometric_ladder(*LADDER)),
         None,
         (),
         ("potential_energy", "physical_energy", "energies", "swap_accept", "replica_index"),
         dims={"energies": ("temperature",), "replica_index": ("temperature",), "swap_accept": ("pair",)},
         coords={"temperature": np.asarray(ebm.geometric_ladder(*LADDER), np.float64), "pair": np.arange(2)},
-    ),
+    ) for prefix, kernel in (("gibbs", ebm.TemperedGibbs), ("itg", ebm.ImportanceTemperedGibbs))] + [
     Config(
         "sgld-model",
         lambda: ebm.SGLD(sgld_model, step_size=1e-3, temperature=1.0),
@@ -502,6 +504,7 @@ KERNELS = {
     "gibbs": lambda *a, **kw: ebm.TemperedGibbs(*a, **kw),
     "metropolis": lambda *a, **kw: ebm.SingleFlipMetropolis(*a, **kw),
     "gwg": lambda *a, **kw: ebm.GibbsWithGradients(*a, **kw),
+    "itg": lambda *a, **kw: ebm.ImportanceTemperedGibbs(*a, **kw),
     "sgld": lambda *a, **kw: ebm.SGLD(*a, **kw),
     "annealing": lambda *a, **kw: ebm.CyclicAnnealing(*a, temperature=1.0, **kw),
 }
