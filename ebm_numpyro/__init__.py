@@ -16,6 +16,7 @@ from . import schedules as schedules
 from .distributions import Boltzmann as Boltzmann
 from .kernels import SGLD as SGLD
 from .kernels import CyclicAnnealing as CyclicAnnealing
+from .kernels import DiscreteLangevin as DiscreteLangevin
 from .kernels import GibbsWithGradients as GibbsWithGradients
 from .kernels import ImportanceTemperedGibbs as ImportanceTemperedGibbs
 from .kernels import SingleFlipMetropolis as SingleFlipMetropolis

@@ -13,7 +13,7 @@ The sampling core, bottom to top (each layer imports only the ones below it):
 * :mod:`.tempered` - :class:`TemperedKernel`, the base of the discrete kernels (targets, ladder,
   state, ArviZ layout), and :mod:`._base`, :class:`EBMKernel`, the base of every kernel;
 * the kernels: :class:`TemperedGibbs`, :class:`SingleFlipMetropolis`, :class:`GibbsWithGradients`,
-  :class:`ImportanceTemperedGibbs`, :class:`SGLD`,
+  :class:`DiscreteLangevin`, :class:`ImportanceTemperedGibbs`, :class:`SGLD`,
   :class:`CyclicAnnealing`, each with NumPyro's head ``(model=None, potential_fn=None, *, ...)``.
 
 A new discrete sampler is one module with a :class:`TemperedKernel` subclass that implements
@@ -33,6 +33,7 @@ from .gibbs import TemperedGibbs as TemperedGibbs
 from .gibbs import TemperedGibbsState as TemperedGibbsState
 from .heat_bath import gibbs_sweep as gibbs_sweep
 from .heat_bath import up_probability as up_probability
+from .discrete_langevin import DiscreteLangevin as DiscreteLangevin
 from .gradient_flip import GibbsWithGradients as GibbsWithGradients
 from .importance import ImportanceTemperedGibbs as ImportanceTemperedGibbs
 from .metropolis import SingleFlipMetropolis as SingleFlipMetropolis
@@ -41,6 +42,7 @@ from .sgld import SGLD as SGLD
 from .sgld import SGLDState as SGLDState
 from .sgld import sgld_step as sgld_step
 from .tempered import Move as Move
+from .tempered import StepSizeAdaptation as StepSizeAdaptation
 from .tempered import TemperedKernel as TemperedKernel
 from .tempered import TemperedState as TemperedState
 from .tempering import AdaptiveLadder as AdaptiveLadder

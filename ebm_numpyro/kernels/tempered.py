@@ -18,6 +18,8 @@ heat-bath sweep for :class:`~ebm_numpyro.TemperedGibbs`, a Metropolis sweep for
 
 from __future__ import annotations
 
+import functools
+import math
 from typing import Any, Callable, NamedTuple
 
 import jax
@@ -33,7 +35,7 @@ from . import streams, sweeps
 from ._base import EBMKernel, OutputLayout, state_name
 from .tempering import Ladder, ReplicaState, make_ladder, tempered_step
 
-__all__ = ["Move", "EnergyTarget", "observables", "TemperedState", "LatticeGibbsState", "TemperedKernel",
+__all__ = ["Move", "StepSizeAdaptation", "StepSizeState", "EnergyTarget", "observables", "TemperedState", "LatticeGibbsState", "TemperedKernel",
            "AUTO_STORE_UNITS"]
 
 #: With ``store_states=None`` the states are kept per draw only up to this many units.
@@ -56,6 +58,14 @@ class Move(NamedTuple):
       (:func:`.tempering.extension_log_ratio`). ``None``: :math:`g = 1`.
     - **info** - ``(x, betas) -> dict`` of per-slot arrays (leading axis ``n``) kept for the
       target slot in the state's ``info`` (extra fields such as importance weights); ``None``: none.
+    - **adaptation** - for a move with a tuning parameter per temperature slot (a step size):
+      an object with ``init(n, num_warmup, dtype) -> params`` and ``update(params, i, move_accept)
+      -> params`` (:class:`StepSizeAdaptation`). The move's step then takes the slots' current
+      parameters, ``step(words, x, betas, params)``, and its observables carry ``move_accept``,
+      the move's own acceptance probability at every slot, which stays with the slot (the
+      swaps do not permute it). The parameters are part of the kernel state
+      (``state.adaptation``) and change during warm-up only, so the chain after warm-up is a
+      fixed Markov kernel. ``None``: no parameters.
     """
 
     step: Callable
@@ -63,6 +73,65 @@ class Move(NamedTuple):
     from_layout: Callable = sweeps.BINARY.from_layout
     log_extension: Callable | None = None
     info: Callable | None = None
+    adaptation: Any = None
+
+
+_LOG_STEP_RANGE = (math.log(1e-6), math.log(1e6))
+
+
+class StepSizeState(NamedTuple):
+    """Per-slot step sizes of a :class:`StepSizeAdaptation` and NumPyro's dual-averaging state
+    (``numpyro.infer.hmc_util.dual_averaging``: log step, its average, the averaged statistic,
+    the count, the prox centre), each with leading axis ``n``."""
+
+    step_size: Any
+    dual_averaging: Any
+
+
+class StepSizeAdaptation(NamedTuple):
+    """Dual-averaging adaptation of a per-slot step size towards a target acceptance probability,
+    as NumPyro adapts HMC's step size (Hoffman & Gelman 2014, Algorithm 5; NumPyro's
+    ``dual_averaging`` with its defaults, prox centre :math:`\\log(10\\,\\epsilon_0)`):
+
+    .. math::  \\bar H_t = (1 - \\tfrac{1}{t + t_0})\\bar H_{t-1} + \\tfrac{\\delta - a_t}{t + t_0},
+               \\quad \\log\\epsilon_t = \\mu - \\tfrac{\\sqrt t}{\\gamma}\\bar H_t,
+               \\quad \\log\\bar\\epsilon_t = t^{-\\kappa}\\log\\epsilon_t + (1 - t^{-\\kappa})\\log\\bar\\epsilon_{t-1}
+
+    with :math:`a_t` the move's acceptance probability at the slot and :math:`\\delta` =
+    ``target_accept_prob``. During warm-up the step :math:`i` uses :math:`\\epsilon_t`; the last
+    warm-up step sets every slot to its average :math:`\\bar\\epsilon`, which then stays (with
+    ``num_warmup = 0``, or ``adapt=False``, the initial ``step_size`` stays throughout). The step
+    sizes are kept within :math:`[10^{-6}, 10^{6}]`: a move that accepts more often than the
+    target at any step size (a small or a hot system) ends at the upper bound, not at infinity."""
+
+    step_size: float
+    target_accept_prob: float
+    adapt: bool = True
+
+    def init(self, n, num_warmup, dtype):
+        from numpyro.infer.hmc_util import dual_averaging
+
+        init_fn, _ = dual_averaging()
+        log_step = jnp.full((n,), math.log(self.step_size), dtype)
+        da = jax.vmap(init_fn)(log_step + math.log(10.0))
+        da = jax.tree.map(lambda a: jnp.broadcast_to(jnp.asarray(a), (n,)).astype(
+            dtype if jnp.issubdtype(jnp.asarray(a).dtype, jnp.floating) else jnp.asarray(a).dtype), da)
+        return StepSizeState(jnp.exp(log_step), (jnp.asarray(num_warmup, jnp.int32),) + tuple(da))
+
+    def update(self, params, i, move_accept):
+        if not self.adapt:
+            return params
+        from numpyro.infer.hmc_util import dual_averaging
+
+        _, update_fn = dual_averaging()
+        num_warmup, *da = params.dual_averaging
+        new = jax.vmap(update_fn)((self.target_accept_prob - move_accept).astype(params.step_size.dtype), tuple(da))
+        during = i + 1 < num_warmup
+        last = i + 1 == num_warmup
+        clip = lambda log_step: jnp.exp(jnp.clip(log_step, *_LOG_STEP_RANGE))  # noqa: E731
+        step = jnp.where(during, clip(new[0]), jnp.where(last, clip(new[1]), params.step_size))
+        da = jax.tree.map(lambda a, b: jnp.where(i < num_warmup, a, b), tuple(new), tuple(da))
+        return StepSizeState(step.astype(params.step_size.dtype), (num_warmup,) + tuple(da))
 
 
 # ----------------------------------------------------------------------------- targets
@@ -135,6 +204,8 @@ class TemperedState(NamedTuple):
       the last step, adapted during warm-up with ``adapt_ladder=True``).
     - **rng_key** - random key; replaced when resuming from ``post_warmup_state``.
     - **info** - what the move reports of the target slot (:attr:`Move.info`; empty for most moves).
+    - **adaptation** - the move's per-slot parameters (:attr:`Move.adaptation`, e.g. a
+      :class:`StepSizeState`; empty for most moves).
     """
 
     i: Any
@@ -150,6 +221,7 @@ class TemperedState(NamedTuple):
     ladder: Any
     rng_key: Any
     info: Any = {}
+    adaptation: Any = ()
 
     @property
     def carried_x(self):
@@ -332,7 +404,7 @@ class TemperedKernel(EBMKernel):
     def _state_class(self, move):
         return LatticeGibbsState if move.to_layout is sweeps.LATTICE.to_layout else TemperedState
 
-    def _observe(self, cls, i, replicas, obs, accept, mean_accept, ladder, target, move, rng_key):
+    def _observe(self, cls, i, replicas, obs, accept, mean_accept, ladder, target, move, rng_key, adaptation=()):
         """The kernel state around a :class:`.tempering.ReplicaState`: samples from slot 0."""
         e0, r0, m0 = replicas.energies[0], obs["rest"][0], obs["magnetization"][0]
         beta0 = 1.0 / (self.potential_temperature * ladder.temperatures[0].astype(e0.dtype))
@@ -346,7 +418,7 @@ class TemperedKernel(EBMKernel):
         if move.info is not None:
             info = jax.tree.map(lambda a: a[0], move.info(jax.tree.map(lambda a: a[:1], replicas.x), beta0[None]))
         return cls(i, replicas.x, z, e0 * beta0 + r0, e0 + r0, m0, replicas.energies, replicas.replica_index,
-                   accept, mean_accept, ladder, rng_key, info)
+                   accept, mean_accept, ladder, rng_key, info, adaptation)
 
     def _init_chain(self, rng_key, x, target):
         n = self.num_temperatures
@@ -357,8 +429,9 @@ class TemperedKernel(EBMKernel):
         ladder = self._ladder.init(self._num_warmup, energies.dtype)
         replicas = ReplicaState(move.to_layout(x), energies, jnp.arange(n, dtype=jnp.int32))
         zeros = jnp.zeros((n - 1,), energies.dtype)
+        adaptation = () if move.adaptation is None else move.adaptation.init(n, self._num_warmup, energies.dtype)
         return self._observe(self._state_class(move), jnp.zeros((), jnp.int32), replicas, obs, zeros, zeros,
-                             ladder, target, move, rng_key)
+                             ladder, target, move, rng_key, adaptation)
 
     def _step_chain(self, state, target):
         rng_key, words = streams.step_words(state.rng_key)
@@ -367,12 +440,17 @@ class TemperedKernel(EBMKernel):
         temperatures = self._ladder.temperatures_at(state.ladder, state.i).astype(dtype)
         betas = 1.0 / (self.potential_temperature * temperatures)
         carried = ReplicaState(state.carried_x, state.energies, state.replica_index)
-        replicas, obs, accept = tempered_step(words, carried, betas, state.i % 2, move.step, move.log_extension)
+        step, adaptation = move.step, state.adaptation
+        if move.adaptation is not None:
+            step = functools.partial(move.step, params=adaptation)
+        replicas, obs, accept = tempered_step(words, carried, betas, state.i % 2, step, move.log_extension)
+        if move.adaptation is not None:
+            adaptation = move.adaptation.update(adaptation, state.i, obs["move_accept"])
         ladder = self._ladder.update(state.ladder, state.i, accept)
         count = (state.i + 1).astype(dtype)
         mean_accept = state.mean_swap_accept + (accept - state.mean_swap_accept) / count
         return self._observe(type(state), state.i + 1, replicas, obs, accept, mean_accept, ladder,
-                             target, move, rng_key)
+                             target, move, rng_key, adaptation)
 
     def _refresh_chain(self, state, target):
         """Recompute the energies (which depend on the values this block is conditioned on) and
@@ -382,4 +460,4 @@ class TemperedKernel(EBMKernel):
         energies, obs = target.evaluate(x)
         replicas = ReplicaState(move.to_layout(x), energies.astype(state.energies.dtype), state.replica_index)
         return self._observe(type(state), state.i, replicas, obs, state.swap_accept, state.mean_swap_accept,
-                             state.ladder, target, move, state.rng_key)
+                             state.ladder, target, move, state.rng_key, state.adaptation)

@@ -46,6 +46,7 @@ __all__ = [
     "AdaptiveLadder",
     "make_ladder",
     "replan_ladder",
+    "thermodynamic_length",
     "communication_barrier",
     "tempered_step",
     "extension_log_ratio",
@@ -138,6 +139,8 @@ def tempered_step(words, state: ReplicaState, betas, parity, move: Callable, log
     ``log_extension`` (a move invariant for :math:`p_k g_k`, :func:`extension_log_ratio`) the
     product :math:`\\prod_k p_k g_k`.
     Returns ``(ReplicaState, observables, swap_accept)``; ``swap_accept`` has shape ``(n - 1,)``.
+    An observable named ``move_accept`` (the move's own acceptance probability at each slot's
+    temperature) belongs to the slot, not to the replica, and is returned unpermuted.
     """
     dtype = state.energies.dtype
     x, energies, observables = move(words[0], state.x, betas)
@@ -146,7 +149,10 @@ def tempered_step(words, state: ReplicaState, betas, parity, move: Callable, log
     if betas.shape[-1] > 1:
         extension = 0.0 if log_extension is None else extension_log_ratio(log_extension, x, betas)
         perm, accept = _exchange(words[1], energies, betas, parity, extension)
-        x, observables = jax.tree.map(lambda a: a[perm], (x, observables))
+        per_slot = {k: v for k, v in observables.items() if k == "move_accept"}
+        moved = {k: v for k, v in observables.items() if k != "move_accept"}
+        x, moved = jax.tree.map(lambda a: a[perm], (x, moved))
+        observables = {**moved, **per_slot}
         energies, replica_index = energies[perm], replica_index[perm]
     else:
         accept = jnp.zeros((0,), dtype)
@@ -252,6 +258,23 @@ def communication_barrier(rejection):
     return jnp.sum(jnp.asarray(rejection), axis=-1)
 
 
+def thermodynamic_length(acceptance):
+    """The length of every ladder gap from its mean swap acceptance :math:`a`,
+
+    .. math::  d = -\\sqrt 2\\,\\Phi^{-1}(a/2),
+
+    exact when the energies at the two temperatures are Gaussian with a common standard
+    deviation :math:`\\sigma` (to first order in the gap): the swap log-ratio is then
+    :math:`N(-d^2, 2d^2)` with :math:`d = \\sigma\\,\\Delta\\beta`, whose mean Metropolis
+    acceptance is :math:`2\\Phi(-d/\\sqrt 2)`. So :math:`d` adds up along the ladder
+    (:math:`\\int\\sigma\\,d\\beta`, the thermodynamic length), for small gaps it is
+    :math:`\\sqrt\\pi` times Syed et al.'s rejection rate :math:`r = 1 - a` (:math:`a \\approx 1 -
+    d/\\sqrt\\pi`), and unlike :math:`r` it keeps growing where swaps are rare (:math:`r`
+    saturates at 1: 0.97 and 0.999 look alike). ``acceptance`` is floored at ``1e-30``."""
+    a = jnp.clip(jnp.asarray(acceptance), 1e-30, 1.0)
+    return -math.sqrt(2.0) * jax.scipy.special.ndtri(0.5 * a)
+
+
 def replan_ladder(temperatures, acceptance):
     """New temperatures with equal estimated swap rates between neighbours: the schedule update of
     Syed et al. 2021 (Algorithm 4),
@@ -260,17 +283,17 @@ def replan_ladder(temperatures, acceptance):
                \\beta'_k = \\Lambda^{-1}\\Big(\\frac{k}{n-1}\\Lambda(\\beta_{n-1})\\Big),
 
     with :math:`\\beta(\\Lambda)` interpolated monotonically (:func:`monotone_interp`, as Syed et al.)
-    between the current temperatures; :math:`T_0` and :math:`T_{n-1}` stay. Syed et al. take :math:`d_j = r_j = 1 - a_j`
-    (the rejection rate; :math:`\\Lambda` is then the communication barrier). On a coarse ladder
-    :math:`r_j` saturates near 1 and the update stalls (0.97 and 0.999 look alike), so here
-    :math:`d_j = -\\log a_j`, which equals :math:`r_j` to first order for small rejection, keeps
-    its resolution when swaps are rare, and has the same fixed point (equal swap rates).
-    ``acceptance`` holds the mean swap acceptance :math:`a_j` of every pair (floored at ``1e-12``)."""
+    between the current temperatures; :math:`T_0` and :math:`T_{n-1}` stay. Syed et al. take
+    :math:`d_j = r_j = 1 - a_j` (the rejection rate; :math:`\\Lambda` is then the communication
+    barrier), which is additive along the ladder only for small gaps: on a coarse ladder
+    :math:`r_j` saturates near 1 and the update stalls. Here :math:`d_j` is the gap's
+    :func:`thermodynamic_length`, additive for any gap (for Gaussian energies) and
+    :math:`\\sqrt\\pi\\,r_j` for small ones, with the same fixed point (equal swap rates).
+    ``acceptance`` holds the mean swap acceptance :math:`a_j` of every pair."""
     t = jnp.asarray(temperatures)
     n = t.shape[-1]
     beta = 1.0 / t  # decreasing
-    a = jnp.clip(jnp.asarray(acceptance, t.dtype), 1e-12, 1.0)
-    d = jnp.maximum(-jnp.log(a), 1e-6)  # strictly increasing cumulative
+    d = jnp.maximum(thermodynamic_length(jnp.asarray(acceptance, t.dtype)), 1e-6)  # strictly increasing cumulative
     cum = jnp.concatenate([jnp.zeros((1,), t.dtype), jnp.cumsum(d)])
     targets = jnp.arange(n, dtype=t.dtype) / (n - 1) * cum[-1]
     new_beta = jnp.exp(monotone_interp(targets, cum, jnp.log(beta)))

@@ -182,6 +182,8 @@ CONFIGS = [_tg_config(name, m, ladder) for name, m in DISCRETE.items() for ladde
     for name in ("lattice", "dense", "user") for ladder in (False, True)] + [
     _tg_config(name, DISCRETE[name], ladder, ebm.ImportanceTemperedGibbs, "itg")
     for name in ("lattice", "potts", "dense", "user") for ladder in (False, True)] + [
+    _tg_config(name, DISCRETE[name], ladder, ebm.DiscreteLangevin, "dla")
+    for name in ("lattice", "potts", "dense", "user") for ladder in (False, True)] + [
     Config(
         f"{prefix}-numpyro-model-ladder",
         lambda kernel=kernel: kernel(model=discrete_model, temperatures=ebm.geometric_ladder(*LADDER)),
@@ -505,6 +507,7 @@ KERNELS = {
     "metropolis": lambda *a, **kw: ebm.SingleFlipMetropolis(*a, **kw),
     "gwg": lambda *a, **kw: ebm.GibbsWithGradients(*a, **kw),
     "itg": lambda *a, **kw: ebm.ImportanceTemperedGibbs(*a, **kw),
+    "dla": lambda *a, **kw: ebm.DiscreteLangevin(*a, **kw),
     "sgld": lambda *a, **kw: ebm.SGLD(*a, **kw),
     "annealing": lambda *a, **kw: ebm.CyclicAnnealing(*a, temperature=1.0, **kw),
 }

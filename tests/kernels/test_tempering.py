@@ -31,6 +31,43 @@ def test_replan_equalises_swap_rates_and_keeps_the_ends():
     assert new[2] - new[1] < t[2] - t[1]  # the bottleneck pair is brought closer
 
 
+def test_thermodynamic_length_inverts_the_gaussian_swap_acceptance():
+    # energies N(mu(beta), sigma^2) at two temperatures: mean swap acceptance 2 Phi(-d / sqrt 2), d = sigma dbeta
+    rng = np.random.default_rng(0)
+    sigma, dbeta = 30.0, np.array([0.01, 0.05, 0.1, 0.2])
+    for db in dbeta:
+        e_cold = rng.normal(0.0, sigma, 400_000)
+        e_hot = rng.normal(sigma**2 * db, sigma, 400_000)
+        a = np.mean(np.minimum(1.0, np.exp(db * (e_cold - e_hot))))
+        assert abs(float(tempering.thermodynamic_length(jnp.asarray(a))) - sigma * db) < 0.02 * sigma * db + 0.01
+    # small gaps: sqrt(pi) times the rejection rate (Syed et al.'s lambda)
+    np.testing.assert_allclose(float(tempering.thermodynamic_length(jnp.asarray(0.999))), np.sqrt(np.pi) * 0.001,
+                               rtol=1e-3)
+
+
+def test_replan_equalises_thermodynamic_lengths():
+    # a Gaussian model with sigma(beta) sharply peaked near T_c and 8 geometric rungs (acceptances
+    # from 0.6 down to 1e-6): the lengths add up along the ladder, so two replans equalise the
+    # swap rates to within 12% (the -log a of the last release still differed 43x after one)
+    from scipy.integrate import quad
+    from scipy.stats import norm
+
+    sigma = lambda b: 20.0 + 150.0 * np.exp(-(((b - 0.44) / 0.04) ** 2))  # noqa: E731
+
+    def acceptance(t):
+        b = 1.0 / t
+        d = np.array([quad(sigma, b[k + 1], b[k])[0] for k in range(t.size - 1)])
+        return 2 * norm.cdf(-d / np.sqrt(2))
+
+    t = np.geomspace(1.5, 4.0, 8)
+    spread = [acceptance(t).max() / acceptance(t).min()]
+    for _ in range(2):
+        t = np.asarray(tempering.replan_ladder(jnp.asarray(t), jnp.asarray(acceptance(t))), np.float64)
+        spread.append(acceptance(t).max() / acceptance(t).min())
+    assert spread[0] > 1e5 and spread[1] < 20 and spread[2] < 1.15, spread
+    assert t[0] == 1.5 and np.isclose(t[-1], 4.0) and np.all(np.diff(t) > 0)
+
+
 def test_ladders_from_arguments():
     assert isinstance(tempering.make_ladder(2.0, None), tempering.FixedLadder)
     assert isinstance(tempering.make_ladder(None, [1.0, 2.0], adapt_ladder=True), tempering.AdaptiveLadder)
@@ -67,7 +104,7 @@ def test_adaptive_ladder_on_a_poor_geometric_ladder():
     fixed, adaptive = results[False][0], results[True][0]
     acc_fixed, acc = np.asarray(fixed["swap_accept"]), np.asarray(adaptive["swap_accept"])
     assert acc_fixed.max() / acc_fixed.min() > 50
-    assert acc.max() / acc.min() < 2.0, acc
+    assert acc.max() / acc.min() < 1.5, acc
     # Lambda is a property of the path from T_0 to T_max, not of the spacing: both estimate it
     # (coarsely: 7 pairs with rejection near 1), neither is far below the other
     assert 5.0 < float(adaptive["communication_barrier"]) < 7.0 and 5.0 < float(fixed["communication_barrier"]) < 7.0

@@ -1,0 +1,158 @@
+"""The discrete Langevin proposal (Zhang, Liu & Liu, ICML 2022) on discrete energy models:
+DMALA (Metropolis-adjusted, exact) and DULA (unadjusted, biased), tempered by the ladder layer.
+
+Every unit moves at once. With :math:`\\tilde\\Delta_i(v)` an estimate of the energy change of
+setting unit :math:`i` to the value :math:`v` (zero for its current value :math:`x_i`), the
+proposal is a product over the units,
+
+.. math::  q(x' \\mid x) = \\prod_i q_i(x'_i \\mid x), \\qquad
+           q_i(v \\mid x) \\propto \\exp\\Big(-\\frac{\\beta}{2}\\tilde\\Delta_i(v)
+           - \\frac{[v \\ne x_i]}{2\\alpha}\\Big),
+
+with step size :math:`\\alpha`: Zhang et al.'s
+:math:`\\exp(\\tfrac12\\nabla f(x)^\\top(x' - x) - \\lVert x' - x\\rVert^2/2\\alpha)` for
+:math:`f = -\\beta E` with the squared distance counted in changed units (for :math:`\\{0, 1\\}`
+units exactly theirs). For binary units the estimate is first order, from the gradient of the
+energy extended to real values, :math:`\\tilde\\Delta_i(v) = \\partial_i E(x)\\,(v - x_i)`
+(:func:`change_estimates`; one gradient pass for all units); for ``q``-state units it is the
+model's exact single-unit change :math:`E(x_{i \\to v}) - E(x)`
+(:meth:`ebm_numpyro.DiscreteModel.energy_changes`: a label-valued energy has no one-hot
+gradient to take). DMALA accepts :math:`x'` with the Metropolis-Hastings probability
+
+.. math::  \\min\\Big(1,\\; e^{-\\beta[E(x') - E(x)]}\\,\\frac{q(x \\mid x')}{q(x' \\mid x)}\\Big),
+
+so each step leaves :math:`e^{-\\beta E}` invariant whatever the estimate; DULA
+(``metropolis=False``) always moves and samples a distribution near, not at, the target (its
+bias shrinks with :math:`\\alpha`: use it for speed, not for answers). The step size of every
+temperature slot is adapted during warm-up towards ``target_accept_prob`` by dual averaging, as
+NumPyro adapts HMC (:class:`.tempered.StepSizeAdaptation`), then stays; 0.574 is the optimal
+acceptance of locally balanced proposals in high dimension (Sun, Dai & Schuurmans 2023), as of
+MALA. All random decisions are the exact ones of :mod:`.decisions`.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .._checks import check_positive
+from .decisions import categorical_from_words, metropolis_from_words
+from .tempered import Move, StepSizeAdaptation, TemperedKernel, observables
+
+__all__ = ["DiscreteLangevin", "change_estimates", "langevin_logits", "discrete_langevin_step"]
+
+
+def change_estimates(model, x):
+    """Estimated energy changes :math:`\\tilde\\Delta_i(v)` of setting every unit of the states
+    ``x`` (``(n,) + event_shape``) to every value (``(n, num_units, q)``, zero at the current
+    value) and the energies :math:`E(x)` (``(n,)``): first order from the gradient for binary
+    units, :math:`\\partial_i E(x)\\,(v - x_i)`; the exact changes for ``q``-state units."""
+    n = x.shape[0]
+    if model.num_values != 2:
+        return model.energy_changes(x).reshape(n, model.num_units, -1), model.energy(x)
+    xf = x.astype(jnp.result_type(float))
+    energies, grad = jax.vmap(jax.value_and_grad(model.energy))(xf)
+    values = jnp.asarray(model.unit_values, xf.dtype)
+    flat = xf.reshape(n, -1, 1)
+    return grad.reshape(n, -1, 1) * (values - flat), energies
+
+
+def langevin_logits(estimates, current, beta, step_size):
+    """Log-weights of the discrete Langevin proposal of every unit,
+    :math:`-\\beta\\tilde\\Delta_i(v)/2 - [v \\ne x_i]/(2\\alpha)`, shape ``(n, num_units, q)``;
+    ``current`` holds the index of every unit's value (``(n, num_units)``), ``beta`` and
+    ``step_size`` one value per slot (``(n,)``)."""
+    q = estimates.shape[-1]
+    moved = jnp.arange(q) != current[..., None]
+    return -0.5 * beta[:, None, None] * estimates - moved / (2.0 * step_size[:, None, None])
+
+
+def _log_q(logits, index):
+    log_p = jax.nn.log_softmax(logits, axis=-1)
+    return jnp.sum(jnp.take_along_axis(log_p, index[..., None], axis=-1)[..., 0], axis=-1)
+
+
+def discrete_langevin_step(words, model, x, betas, step_size, metropolis=True):
+    """One discrete Langevin proposal of every slot of ``x`` (``(n,) + event_shape``) at inverse
+    temperatures ``betas`` with step sizes ``step_size`` (both ``(n,)``), Metropolis-Hastings
+    corrected unless ``metropolis=False``. The units' new values are drawn from stream 0 of
+    ``words``, the test from stream 1. Returns ``(x, energies, magnetizations, accept_prob)``,
+    ``accept_prob`` the Metropolis-Hastings acceptance probability of every slot's proposal
+    (what the step-size adaptation targets, also computed for DULA)."""
+    n = x.shape[0]
+    values = jnp.asarray(model.unit_values, x.dtype)
+    flat = x.reshape(n, -1)
+    current = jnp.argmax(flat[..., None] == values, axis=-1).astype(jnp.int32)
+    est, energy = change_estimates(model, x)
+    dtype = est.dtype
+    betas, step_size = betas.astype(dtype), step_size.astype(dtype)
+    logits = langevin_logits(est, current, betas, step_size)
+    index = categorical_from_words(words, 0, logits, jnp.int32)  # (n, num_units)
+    proposal = values[index].reshape(x.shape)
+    est_new, energy_new = change_estimates(model, proposal)
+    back = langevin_logits(est_new, index, betas, step_size)
+    log_ratio = -betas * (energy_new - energy) + _log_q(back, current) - _log_q(logits, index)
+    accept_prob = jnp.exp(jnp.minimum(jnp.where(jnp.isnan(log_ratio), -jnp.inf, log_ratio), 0.0))
+    if metropolis:
+        accept = metropolis_from_words(words, 1, log_ratio)
+    else:
+        accept = jnp.ones((n,), bool)
+    keep = lambda new, old: jnp.where(accept.reshape((n,) + (1,) * (new.ndim - 1)), new, old)  # noqa: E731
+    x, energies = keep(proposal, x), keep(energy_new, energy)
+    return x, energies, jnp.mean(x.reshape(n, -1).astype(energies.dtype), axis=-1), accept_prob
+
+
+class DiscreteLangevin(TemperedKernel):
+    """Discrete Langevin proposals (DMALA; DULA with ``metropolis=False``) on a discrete energy
+    model, optionally tempered; see the module doc for the proposal and the test.
+
+    ``DiscreteLangevin(potential_fn=ebm.potential(model), temperature=T, step_size=0.2)``
+    samples :math:`e^{-U/T}`; ``temperatures=ladder`` (and ``adapt_ladder=True``) run replica
+    exchange as for :class:`~ebm_numpyro.TemperedGibbs`, whose arguments, samples, extra fields
+    and diagnostics it shares. One step makes one proposal of all units at every temperature.
+    ``step_size`` is the initial :math:`\\alpha` of every temperature slot; with
+    ``adapt_step_size=True`` (the default) dual averaging moves each slot's towards
+    ``target_accept_prob`` during warm-up and then keeps it (``last_state.adaptation.step_size``
+    holds them, target slot first), so the draws after warm-up are those of a fixed, exact
+    kernel (DMALA). ``metropolis=False`` (DULA) skips the test: biased, documented as such.
+    Binary and ``q``-state models; the gradient needs ``model.energy`` differentiable at
+    real-valued states (an energy that is not only loses the informed proposal, never exactness).
+    """
+
+    _accepts_model = False
+
+    def __init__(self, model=None, potential_fn=None, *, step_size=0.2, adapt_step_size=True,
+                 target_accept_prob=0.574, metropolis=True, **kwargs):
+        if np.ndim(check_positive(step_size, "step_size")) != 0:
+            raise ValueError(f"`step_size` must be a number; got shape {np.shape(step_size)}")
+        self._step_size = float(step_size)
+        if check_positive(target_accept_prob, "target_accept_prob") is None or not float(target_accept_prob) < 1.0:
+            raise ValueError(f"`target_accept_prob` must be in (0, 1); got {target_accept_prob!r}")
+        if not isinstance(adapt_step_size, bool):
+            raise ValueError(f"`adapt_step_size` must be True or False; got {adapt_step_size!r}")
+        if not isinstance(metropolis, bool):
+            raise ValueError(f"`metropolis` must be True (DMALA, exact) or False (DULA, biased); got {metropolis!r}")
+        self._adaptation = StepSizeAdaptation(self._step_size, float(target_accept_prob), bool(adapt_step_size))
+        self._metropolis = bool(metropolis)
+        super().__init__(model, potential_fn, **kwargs)
+
+    @property
+    def step_size(self) -> float:
+        """The initial step size of every temperature slot."""
+        return self._step_size
+
+    def _move(self, target) -> Move:
+        model, metropolis = target.model, self._metropolis
+
+        def step(words, x, betas, params):
+            x, energies, mags, accept_prob = discrete_langevin_step(words, model, x, betas, params.step_size,
+                                                                    metropolis)
+            return x, energies, {**observables(energies, mags), "move_accept": accept_prob}
+
+        return Move(step, adaptation=self._adaptation)
+
+    def get_diagnostics_str(self, state):
+        step = float(np.mean(np.asarray(state.adaptation.step_size)[..., 0]))
+        return super().get_diagnostics_str(state) + f", step {step:.3g}"
+
