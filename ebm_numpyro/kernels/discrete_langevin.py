@@ -1,5 +1,6 @@
-"""The discrete Langevin proposal (Zhang, Liu & Liu, ICML 2022) on discrete energy models:
-DMALA (Metropolis-adjusted, exact) and DULA (unadjusted, biased), tempered by the ladder layer.
+"""The discrete Langevin proposal (Zhang, Liu & Liu, ICML 2022) on discrete energy models and on
+the binary latent sites of NumPyro models: DMALA (Metropolis-adjusted, exact) and DULA
+(unadjusted, biased), tempered by the ladder layer.
 
 Every unit moves at once. With :math:`\\tilde\\Delta_i(v)` an estimate of the energy change of
 setting unit :math:`i` to the value :math:`v` (zero for its current value :math:`x_i`), the
@@ -13,8 +14,9 @@ with step size :math:`\\alpha`: Zhang et al.'s
 :math:`\\exp(\\tfrac12\\nabla f(x)^\\top(x' - x) - \\lVert x' - x\\rVert^2/2\\alpha)` for
 :math:`f = -\\beta E` with the squared distance counted in changed units (for :math:`\\{0, 1\\}`
 units exactly theirs). For binary units the estimate is first order, from the gradient of the
-energy extended to real values, :math:`\\tilde\\Delta_i(v) = \\partial_i E(x)\\,(v - x_i)`
-(:func:`change_estimates`; one gradient pass for all units); for ``q``-state units it is the
+energy (a NumPyro model's negative log joint) extended to real values,
+:math:`\\tilde\\Delta_i(v) = \\partial_i E(x)\\,(v - x_i)` (:mod:`.relaxed`; one gradient pass for
+all units); for ``q``-state energy models it is the
 model's exact single-unit change :math:`E(x_{i \\to v}) - E(x)`
 (:meth:`ebm_numpyro.DiscreteModel.energy_changes`: a label-valued energy has no one-hot
 gradient to take). DMALA accepts :math:`x'` with the Metropolis-Hastings probability
@@ -38,34 +40,32 @@ import numpy as np
 
 from .._checks import check_positive
 from .decisions import categorical_from_words, metropolis_from_words
-from .tempered import Move, StepSizeAdaptation, TemperedKernel, observables
+from .relaxed import Estimator, change_estimator, relax
+from .tempered import EnergyTarget, Move, StepSizeAdaptation, TemperedKernel, observables
 
 __all__ = ["DiscreteLangevin", "change_estimates", "langevin_logits", "discrete_langevin_step"]
 
 
 def change_estimates(model, x):
     """Estimated energy changes :math:`\\tilde\\Delta_i(v)` of setting every unit of the states
-    ``x`` (``(n,) + event_shape``) to every value (``(n, num_units, q)``, zero at the current
-    value) and the energies :math:`E(x)` (``(n,)``): first order from the gradient for binary
-    units, :math:`\\partial_i E(x)\\,(v - x_i)`; the exact changes for ``q``-state units."""
-    n = x.shape[0]
-    if model.num_values != 2:
-        return model.energy_changes(x).reshape(n, model.num_units, -1), model.energy(x)
-    xf = x.astype(jnp.result_type(float))
-    energies, grad = jax.vmap(jax.value_and_grad(model.energy))(xf)
-    values = jnp.asarray(model.unit_values, xf.dtype)
-    flat = xf.reshape(n, -1, 1)
-    return grad.reshape(n, -1, 1) * (values - flat), energies
+    ``x`` (``(n,) + event_shape``) of an energy model to every value (``(n, num_units, q)``, zero
+    at the current value) and the energies :math:`E(x)` (``(n,)``): first order from the gradient
+    for binary units, :math:`\\partial_i E(x)\\,(v - x_i)`; the exact changes for ``q``-state units
+    (:func:`.relaxed.change_estimator` at :math:`\\beta = 1`)."""
+    estimator = change_estimator(EnergyTarget(model), "change_estimates")
+    flat = estimator.to_flat(x)
+    delta, energies, _ = estimator.changes(flat, jnp.ones((flat.shape[0],), flat.dtype))
+    return delta, energies
 
 
-def langevin_logits(estimates, current, beta, step_size):
+def langevin_logits(delta, current, step_size):
     """Log-weights of the discrete Langevin proposal of every unit,
-    :math:`-\\beta\\tilde\\Delta_i(v)/2 - [v \\ne x_i]/(2\\alpha)`, shape ``(n, num_units, q)``;
-    ``current`` holds the index of every unit's value (``(n, num_units)``), ``beta`` and
-    ``step_size`` one value per slot (``(n,)``)."""
-    q = estimates.shape[-1]
+    :math:`-\\tilde\\Delta_i(v)/2 - [v \\ne x_i]/(2\\alpha)` with :math:`\\tilde\\Delta` the slot's
+    (tempered) estimated changes ``(n, N, q)``; ``current`` holds the index of every unit's value
+    (``(n, N)``), ``step_size`` one value per slot (``(n,)``)."""
+    q = delta.shape[-1]
     moved = jnp.arange(q) != current[..., None]
-    return -0.5 * beta[:, None, None] * estimates - moved / (2.0 * step_size[:, None, None])
+    return -0.5 * delta - moved / (2.0 * step_size[:, None, None])
 
 
 def _log_q(logits, index):
@@ -73,34 +73,28 @@ def _log_q(logits, index):
     return jnp.sum(jnp.take_along_axis(log_p, index[..., None], axis=-1)[..., 0], axis=-1)
 
 
-def discrete_langevin_step(words, model, x, betas, step_size, metropolis=True):
-    """One discrete Langevin proposal of every slot of ``x`` (``(n,) + event_shape``) at inverse
-    temperatures ``betas`` with step sizes ``step_size`` (both ``(n,)``), Metropolis-Hastings
-    corrected unless ``metropolis=False``. The units' new values are drawn from stream 0 of
-    ``words``, the test from stream 1. Returns ``(x, energies, magnetizations, accept_prob)``,
-    ``accept_prob`` the Metropolis-Hastings acceptance probability of every slot's proposal
-    (what the step-size adaptation targets, also computed for DULA)."""
-    n = x.shape[0]
-    values = jnp.asarray(model.unit_values, x.dtype)
-    flat = x.reshape(n, -1)
+def discrete_langevin_step(words, estimator: Estimator, flat, betas, step_size, metropolis=True):
+    """One discrete Langevin proposal of every slot of the float units ``flat`` (``(n, N)``) at
+    inverse temperatures ``betas`` with step sizes ``step_size`` (both ``(n,)``),
+    Metropolis-Hastings corrected unless ``metropolis=False``. The units' new values are drawn
+    from stream 0 of ``words``, the test from stream 1. Returns ``(flat, E_t, E_u,
+    accept_prob)``, ``accept_prob`` the Metropolis-Hastings acceptance probability of every
+    slot's proposal (what the step-size adaptation targets; also computed for DULA)."""
+    n = flat.shape[0]
+    values = estimator.values
+    rows = jnp.arange(values.shape[0])
     current = jnp.argmax(flat[..., None] == values, axis=-1).astype(jnp.int32)
-    est, energy = change_estimates(model, x)
-    dtype = est.dtype
-    betas, step_size = betas.astype(dtype), step_size.astype(dtype)
-    logits = langevin_logits(est, current, betas, step_size)
-    index = categorical_from_words(words, 0, logits, jnp.int32)  # (n, num_units)
-    proposal = values[index].reshape(x.shape)
-    est_new, energy_new = change_estimates(model, proposal)
-    back = langevin_logits(est_new, index, betas, step_size)
-    log_ratio = -betas * (energy_new - energy) + _log_q(back, current) - _log_q(logits, index)
+    delta, t, u = estimator.changes(flat, betas)
+    logits = langevin_logits(delta, current, step_size)
+    index = categorical_from_words(words, 0, logits, jnp.int32)  # (n, N)
+    proposal = values[rows, index]
+    delta_new, t_new, u_new = estimator.changes(proposal, betas)
+    back = langevin_logits(delta_new, index, step_size)
+    log_ratio = -(betas * (t_new - t) + (u_new - u)) + _log_q(back, current) - _log_q(logits, index)
     accept_prob = jnp.exp(jnp.minimum(jnp.where(jnp.isnan(log_ratio), -jnp.inf, log_ratio), 0.0))
-    if metropolis:
-        accept = metropolis_from_words(words, 1, log_ratio)
-    else:
-        accept = jnp.ones((n,), bool)
-    keep = lambda new, old: jnp.where(accept.reshape((n,) + (1,) * (new.ndim - 1)), new, old)  # noqa: E731
-    x, energies = keep(proposal, x), keep(energy_new, energy)
-    return x, energies, jnp.mean(x.reshape(n, -1).astype(energies.dtype), axis=-1), accept_prob
+    accept = metropolis_from_words(words, 1, log_ratio) if metropolis else jnp.ones((n,), bool)
+    keep = lambda a, b: jnp.where(accept.reshape((n,) + (1,) * (a.ndim - 1)), a, b)  # noqa: E731
+    return keep(proposal, flat), keep(t_new, t), keep(u_new, u), accept_prob
 
 
 class DiscreteLangevin(TemperedKernel):
@@ -116,11 +110,14 @@ class DiscreteLangevin(TemperedKernel):
     ``target_accept_prob`` during warm-up and then keeps it (``last_state.adaptation.step_size``
     holds them, target slot first), so the draws after warm-up are those of a fixed, exact
     kernel (DMALA). ``metropolis=False`` (DULA) skips the test: biased, documented as such.
-    Binary and ``q``-state models; the gradient needs ``model.energy`` differentiable at
-    real-valued states (an energy that is not only loses the informed proposal, never exactness).
+    Binary and ``q``-state energy models, and ``model=``: the binary latent sites of a NumPyro
+    model (``Bernoulli``, binary ``ebm.Boltzmann``; also a block of ``numpyro.infer.Gibbs``;
+    ``Categorical`` sites are refused, naming the samplers that take them). The gradient needs
+    the energy (log joint) differentiable at real-valued units (one that is not only loses the
+    informed proposal, never exactness).
     """
 
-    _accepts_model = False
+    _accepts_model = True
 
     def __init__(self, model=None, potential_fn=None, *, step_size=0.2, adapt_step_size=True,
                  target_accept_prob=0.574, metropolis=True, **kwargs):
@@ -142,13 +139,22 @@ class DiscreteLangevin(TemperedKernel):
         """The initial step size of every temperature slot."""
         return self._step_size
 
+    def _make_plan(self, sites, trace, model_args, model_kwargs):
+        # refuse a model whose log joint takes no real values before anything is compiled
+        from . import model_target as mt
+
+        relax(mt.model_target(self._model, model_args, model_kwargs, sites, None, self._temper), type(self).__name__)
+        return None
+
     def _move(self, target) -> Move:
-        model, metropolis = target.model, self._metropolis
+        estimator, metropolis = change_estimator(target, type(self).__name__), self._metropolis
 
         def step(words, x, betas, params):
-            x, energies, mags, accept_prob = discrete_langevin_step(words, model, x, betas, params.step_size,
-                                                                    metropolis)
-            return x, energies, {**observables(energies, mags), "move_accept": accept_prob}
+            flat = estimator.to_flat(x)
+            flat, t, u, accept_prob = discrete_langevin_step(words, estimator, flat, betas.astype(flat.dtype),
+                                                             params.step_size.astype(flat.dtype), metropolis)
+            obs = observables(t, jnp.mean(flat, axis=-1).astype(t.dtype), u)
+            return estimator.from_flat(flat), t, {**obs, "move_accept": accept_prob}
 
         return Move(step, adaptation=self._adaptation)
 

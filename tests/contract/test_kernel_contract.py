@@ -115,6 +115,14 @@ def discrete_model():
     numpyro.sample("y", dist.Normal(0.5 * jnp.sum(s) + b.sum() + c, 1.0), obs=0.7)
 
 
+def binary_model():
+    """A NumPyro model with binary latent sites only (an Ising prior and Bernoulli sites): the
+    gradient-informed kernels' model=."""
+    s = numpyro.sample("s", ebm.Boltzmann(SPARSE, 1.5))
+    b = numpyro.sample("b", dist.Bernoulli(0.3).expand([2]).to_event(1))
+    numpyro.sample("y", dist.Normal(0.5 * jnp.sum(s) + b.sum(), 1.0), obs=0.7)
+
+
 def units(model, seed, batch=()):
     """Random valid state(s) of a discrete model (any number of unit values), drawn with NumPy."""
     idx = np.random.default_rng(seed).integers(0, len(model.unit_values), size=tuple(batch) + tuple(model.event_shape))
@@ -179,20 +187,23 @@ CONFIGS = [_tg_config(name, m, ladder) for name, m in DISCRETE.items() for ladde
     _tg_config(name, DISCRETE[name], ladder, ebm.SingleFlipMetropolis, "metropolis")
     for name in ("lattice", "potts", "user") for ladder in (False, True)] + [
     _tg_config(name, DISCRETE[name], ladder, ebm.GibbsWithGradients, "gwg")
-    for name in ("lattice", "dense", "user") for ladder in (False, True)] + [
+    for name in ("lattice", "potts", "dense", "user") for ladder in (False, True)] + [
     _tg_config(name, DISCRETE[name], ladder, ebm.ImportanceTemperedGibbs, "itg")
     for name in ("lattice", "potts", "dense", "user") for ladder in (False, True)] + [
     _tg_config(name, DISCRETE[name], ladder, ebm.DiscreteLangevin, "dla")
     for name in ("lattice", "potts", "dense", "user") for ladder in (False, True)] + [
     Config(
         f"{prefix}-numpyro-model-ladder",
-        lambda kernel=kernel: kernel(model=discrete_model, temperatures=ebm.geometric_ladder(*LADDER)),
+        lambda kernel=kernel, model=model: kernel(model=model, temperatures=ebm.geometric_ladder(*LADDER)),
         None,
         (),
         ("potential_energy", "physical_energy", "energies", "swap_accept", "replica_index"),
         dims={"energies": ("temperature",), "replica_index": ("temperature",), "swap_accept": ("pair",)},
         coords={"temperature": np.asarray(ebm.geometric_ladder(*LADDER), np.float64), "pair": np.arange(2)},
-    ) for prefix, kernel in (("gibbs", ebm.TemperedGibbs), ("itg", ebm.ImportanceTemperedGibbs))] + [
+    ) for prefix, kernel, model in (("gibbs", ebm.TemperedGibbs, discrete_model),
+                                    ("itg", ebm.ImportanceTemperedGibbs, discrete_model),
+                                    ("gwg", ebm.GibbsWithGradients, binary_model),
+                                    ("dla", ebm.DiscreteLangevin, binary_model))] + [
     Config(
         "sgld-model",
         lambda: ebm.SGLD(sgld_model, step_size=1e-3, temperature=1.0),

@@ -12,7 +12,9 @@ from test_metropolis import dense_with_three_body
 
 import ebm_numpyro as ebm
 from ebm_numpyro.kernels.discrete_langevin import change_estimates, discrete_langevin_step
+from ebm_numpyro.kernels.relaxed import change_estimator
 from ebm_numpyro.kernels.streams import key_words
+from ebm_numpyro.kernels.tempered import EnergyTarget
 
 POTTS = ebm.Potts(3, 6, [(0, 1), (1, 2), (2, 3), (3, 4), (4, 5), (5, 0), (0, 3)], np.linspace(-0.5, 1.2, 7),
                   fields=np.random.default_rng(1).normal(size=(6, 3)) * 0.4)
@@ -58,7 +60,8 @@ def test_step_sizes_adapt_in_warmup_only_and_hit_the_target():
     words = key_words(jax.random.key(3))
     betas = jnp.ones((x.shape[0],))
     steps = jnp.full((x.shape[0],), float(np.median(step)))
-    *_, accept = discrete_langevin_step(words, model, jnp.asarray(x), betas, steps)
+    estimator = change_estimator(EnergyTarget(model), "test")
+    *_, accept = discrete_langevin_step(words, estimator, estimator.to_flat(jnp.asarray(x)), betas, steps)
     assert 0.45 < float(np.mean(np.asarray(accept))) < 0.70
 
 
@@ -95,8 +98,6 @@ def test_errors_and_a_quick_run():
                 {"target_accept_prob": -0.5}, {"metropolis": "yes"}, {"adapt_step_size": 1}):
         with pytest.raises(ValueError, match=next(iter(bad))):
             ebm.DiscreteLangevin(potential_fn=pot, **bad)
-    with pytest.raises(ValueError, match="model="):
-        ebm.DiscreteLangevin(model=lambda: None)
     lattice = ebm.Ising.square_lattice(4)
     mcmc = run_mcmc(ebm.DiscreteLangevin(potential_fn=ebm.potential(lattice), temperature=2.5), warmup=5,
                     samples=10, chains=2)

@@ -52,9 +52,10 @@ def test_block_interface():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("peer", [False, True], ids=["ebm", "DiscreteGibbs"])
+@pytest.mark.parametrize("peer", ["ebm", "DiscreteGibbs", "gwg", "dla"])
 def test_mixed_model_posterior_against_exact(peer):
-    block = DiscreteGibbs(mixed) if peer else ebm.TemperedGibbs(model=mixed)
+    block = {"ebm": lambda: ebm.TemperedGibbs(model=mixed), "DiscreteGibbs": lambda: DiscreteGibbs(mixed),
+             "gwg": lambda: ebm.GibbsWithGradients(model=mixed), "dla": lambda: ebm.DiscreteLangevin(model=mixed)}[peer]()
     mcmc = MCMC(Gibbs([(NUTS(mixed), ["mu"]), (block, ["z"])]), num_warmup=300, num_samples=1500, num_chains=2,
                 chain_method="sequential", progress_bar=False)
     mcmc.run(jax.random.key(1), Y)
