@@ -73,13 +73,19 @@ def denoising(side, temperature=2.0, sigma=0.8, seed=0):
     return y, bernoulli_model, boltzmann_model
 
 
-def variable_selection(p=50, n=100, seed=1, rho=0.6, sigma=1.0, tau=1.0):
+def variable_selection_data(p=50, n=100, seed=1, rho=0.6, sigma=1.0):
+    """``(X, y)`` (NumPy): AR(1)-correlated predictors, four true effects."""
     rng = np.random.default_rng(seed)
     cov = rho ** np.abs(np.subtract.outer(np.arange(p), np.arange(p)))
     X = rng.multivariate_normal(np.zeros(p), cov, size=n)
     beta = np.zeros(p)
     beta[[3, 10, 25, 40]] = [1.5, -1.0, 0.8, 1.2]
-    y = jnp.asarray(X @ beta + sigma * rng.normal(size=n), jnp.float32)
+    return X, X @ beta + sigma * rng.normal(size=n)
+
+
+def variable_selection(p=50, n=100, seed=1, rho=0.6, sigma=1.0, tau=1.0):
+    X, y = variable_selection_data(p, n, seed, rho, sigma)
+    y = jnp.asarray(y, jnp.float32)
     X = jnp.asarray(X, jnp.float32)
 
     def model(y, extra_continuous=False):

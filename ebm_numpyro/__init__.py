@@ -24,6 +24,7 @@ from .kernels import TemperedGibbs as TemperedGibbs
 from .kernels import gibbs_fn as gibbs_fn
 from .models import RBM as RBM
 from .models import Potts as Potts
+from .models import VariableSelection as VariableSelection
 from .models import BoltzmannMachine as BoltzmannMachine
 from .models import DiscreteEnergy as DiscreteEnergy
 from .models import DiscreteModel as DiscreteModel

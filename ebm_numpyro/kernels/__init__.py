@@ -11,7 +11,10 @@ The sampling core, bottom to top (each layer imports only the ones below it):
 * :mod:`.model_target`, :mod:`.model_gibbs` - a NumPyro model's discrete sites as a target, and
   the heat-bath plan read from its program;
 * :mod:`.tempered` - :class:`TemperedKernel`, the base of the discrete kernels (targets, ladder,
-  state, ArviZ layout), and :mod:`._base`, :class:`EBMKernel`, the base of every kernel;
+  state, ArviZ layout, per-slot step-size adaptation), and :mod:`._base`, :class:`EBMKernel`,
+  the base of every kernel;
+* :mod:`.relaxed` - a discrete target extended to real-valued units: the first-order energy
+  changes the gradient-informed moves propose from;
 * the kernels: :class:`TemperedGibbs`, :class:`SingleFlipMetropolis`, :class:`GibbsWithGradients`,
   :class:`DiscreteLangevin`, :class:`ImportanceTemperedGibbs`, :class:`SGLD`,
   :class:`CyclicAnnealing`, each with NumPyro's head ``(model=None, potential_fn=None, *, ...)``.

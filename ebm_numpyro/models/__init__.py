@@ -28,3 +28,4 @@ from .ising import Ising as Ising
 from .ising import LatticeIsing as LatticeIsing
 from .ising import SparseIsing as SparseIsing
 from .potts import Potts as Potts
+from .variable_selection import VariableSelection as VariableSelection

@@ -64,15 +64,18 @@ class DenseQuadratic(DiscreteModel):
         self.validate_state(x)
         return quadratic_energy(x, self._matrix, self._vector)
 
+    #: blocks may be traced index arrays (a dense colouring is swept in a ``lax.fori_loop``)
+    traced_blocks: ClassVar[bool] = True
+
     def local_field(self, x, block):
         """:math:`f_i = \\sum_j M_{ij} x_j + v_i` for the units ``i`` in ``block``."""
-        idx = np.asarray(block)
+        idx = jnp.asarray(block)
         x = jnp.asarray(x).astype(self._matrix.dtype)
         return x @ self._matrix[:, idx] + self._vector[idx]
 
     def set_block(self, x, block, values):
         x = jnp.asarray(x)
-        return x.at[..., np.asarray(block)].set(values.astype(x.dtype))
+        return x.at[..., jnp.asarray(block)].set(values.astype(x.dtype))
 
     def to_quadratic(self):
         return self._matrix, self._vector, jnp.zeros((), self._matrix.dtype)

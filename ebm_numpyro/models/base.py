@@ -175,6 +175,9 @@ class DiscreteModel(EnergyModel):
     - ``blocks`` - static block descriptors of the systematic Gibbs sweep; the units of one block
       must be conditionally independent given the others. Default: every unit its own block
       (``unit_blocks`` is then ``True`` and a sweep runs over the units in a ``lax.fori_loop``).
+      A model whose ``local_field``/``unit_energies``/``set_block`` also take a block as a traced
+      ``int32`` index array sets ``traced_blocks = True``: many blocks of one size are then
+      swept in a ``lax.fori_loop`` too (compile time independent of their number).
     - ``set_block(x, block, values)`` - ``x`` with the units of ``block`` replaced, ``values``
       in the block's layout (that of :meth:`local_field` / :meth:`unit_energies`).
     - ``local_field(x, block)`` (two unit values) - :math:`f_i = -\\partial E/\\partial x_i`,
@@ -239,6 +242,9 @@ class DiscreteModel(EnergyModel):
         """Whether the blocks are the single units (block ``j`` = flat unit ``j``, a traced index
         in the sweep's ``lax.fori_loop``): true unless the model declares its own ``blocks``."""
         return type(self).blocks is DiscreteModel.blocks
+
+    #: whether ``local_field``/``unit_energies``/``set_block`` take a traced index array as a block
+    traced_blocks: ClassVar[bool] = False
 
     @property
     def blocks(self) -> tuple:

@@ -54,3 +54,26 @@ def test_frequencies_match_the_softmax():
     p = p / p.sum()
     z = count_z_scores(np.bincount(draws, minlength=5), p, n)
     assert np.abs(z).max() < z_crit(5), (z, p)
+
+
+def test_many_states_descend_a_tree_exactly():
+    # above TREE_STATES states the draw descends a binary tree of log-masses: frequencies of 100
+    # states against the softmax (states of probability 0 never drawn, one 30 nats down, the
+    # smallest of the rest ~1e-4 with about 40 expected draws)
+    from ebm_numpyro.kernels.decisions import TREE_STATES
+
+    q = 100
+    assert q > TREE_STATES
+    rng = np.random.default_rng(3)
+    logits = rng.normal(size=q)
+    logits[[5, 50, 99]] = -np.inf
+    logits[7] = -30.0 + logits.max()
+    logits[11] = np.log(0.05) + np.log(np.exp(logits[np.isfinite(logits)]).sum())  # a state with ~5%
+    n = 400_000
+    draws = np.asarray(categorical.categorical_from_words(_random.key_words(jax.random.key(8)), 2,
+                                                          jnp.broadcast_to(jnp.asarray(logits, jnp.float32), (n, q))))
+    p = np.exp(logits - np.logaddexp.reduce(logits[np.isfinite(logits)]))
+    counts = np.bincount(draws, minlength=q)
+    assert counts[[5, 50, 99]].sum() == 0
+    z = count_z_scores(counts, p, n)
+    assert np.abs(z[np.isfinite(z)]).max() < z_crit(q), z

@@ -12,6 +12,7 @@ from test_metropolis import dense_with_three_body
 
 import ebm_numpyro as ebm
 from ebm_numpyro.kernels.discrete_langevin import change_estimates, discrete_langevin_step
+from ebm_numpyro.kernels.gradient_flip import flip_estimates
 from ebm_numpyro.kernels.relaxed import change_estimator
 from ebm_numpyro.kernels.streams import key_words
 from ebm_numpyro.kernels.tempered import EnergyTarget
@@ -25,7 +26,8 @@ def _binary(spin):
     return ebm.DiscreteEnergy(lambda x, p: spin.energy(2 * x - 1), spin.num_units, "binary", {})
 
 
-@pytest.mark.parametrize("name", ["spin", "binary", "potts"])
+@pytest.mark.parametrize("name", ["spin", pytest.param("binary", marks=pytest.mark.slow),
+                                  pytest.param("potts", marks=pytest.mark.slow)])
 def test_every_state_on_every_rung(name):
     model = {"spin": dense_with_three_body, "binary": lambda: _binary(dense_with_three_body()),
              "potts": lambda: POTTS}[name]()
@@ -86,6 +88,8 @@ def test_change_estimates():
     est, energy = change_estimates(model, x)
     np.testing.assert_allclose(np.asarray(est), np.asarray(model.energy_changes(x)), rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(np.asarray(energy), np.asarray(model.energy(x)), rtol=1e-6)
+    flips, _ = flip_estimates(model, x)  # GibbsWithGradients' view: the change of flipping each unit
+    np.testing.assert_allclose(np.asarray(flips), np.asarray(est).sum(-1), rtol=1e-6)
     # q states: the exact single-unit changes
     labels = np.asarray(rng.integers(0, 3, size=(2, 6)), POTTS.state_dtype)
     est, _ = change_estimates(POTTS, labels)
