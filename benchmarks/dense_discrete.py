@@ -1,23 +1,30 @@
 """Densely coupled discrete models: the library's samplers for them (ImportanceTemperedGibbs,
-GibbsWithGradients, DiscreteLangevin) against heat-bath TemperedGibbs and NumPyro's
-DiscreteHMCGibbs, side by side in one process.
+GibbsWithGradients, DiscreteLangevin) against heat-bath TemperedGibbs, NumPyro's
+DiscreteHMCGibbs and millipede-regression's weighted TGS, side by side in one process.
 
-Three sections (``--sections``; every sampler runs ``--chains`` chains started at stationarity,
-the last states of a reference run, compilation excluded: a first run with another key
-compiles and its extra time is reported apart as ``compile_s``):
+Every sampler runs ``--chains`` chains started at stationarity (the last states of a reference
+run) for about ``--seconds`` seconds of sampling (the number of draws is found from shorter
+runs), warm-up untimed; ``compile_s`` is the rest of the wall-clock time of the timed run.
+Five sections (``--sections``), each written to the JSON as soon as it is done:
 
 ``vs``: variable selection with the regression weights integrated out (the model of
-``discrete_models.py``: 50 indicators, AR(1) correlation 0.6 between predictors, n = 100), as
-a NumPyro model (``model=``). What is measured is the efficiency of the posterior inclusion
-probability (PIP) estimates: each chain gives an estimate of every PIP (the mean of its draws;
-the weighted Rao-Blackwellised estimate, ``ebm.diagnostics.weighted_marginals``, for TGS), and
+``discrete_models.py``: p = 50, n = 100, AR(1) correlation 0.6 between predictors), as
+``ebm.VariableSelection`` (closed-form conditionals) and as a NumPyro model (``model=``).
+``block``: the same with p = 200, n = 200, blocks of 5 predictors at correlation 0.95 and five
+effects in five blocks (the closed-form samplers and DiscreteHMCGibbs). What is measured is the
+efficiency of the posterior inclusion probability (PIP) estimates: each chain gives an estimate
+of every PIP (the mean of its draws; the weighted Rao-Blackwellised estimate,
+``ebm.diagnostics.weighted_marginals``, for TGS), and
 
     ESS/s = mean over the informative indicators of  p (1 - p) / (variance x seconds per chain)
 
 where the variance is that of one chain's estimate across the independent chains and p the PIP
-of a reference run (TemperedGibbs; "informative": reference PIP in [0.02, 0.98]); the RMSE of
-one chain's estimates against the reference is reported too. NumPyro's Gibbs kernels take one
-key, so DiscreteHMCGibbs runs its chains one after another (see ``discrete_models.py``).
+of a long weighted-TGS reference run of ``ebm.VariableSelection`` ("informative": reference PIP
+in [0.02, 0.98]); the RMSE of one chain's estimates against the reference is reported too.
+NumPyro's Gibbs kernels take one key, so DiscreteHMCGibbs runs its chains one after another
+(see ``discrete_models.py``). ``millipede``: both designs with millipede's prior (ours matched to
+it), weighted TGS against millipede-regression's (``pip install -e '.[bench]'`` then
+``pip install --no-deps millipede-regression==0.1.7``; skipped when it is not installed).
 
 ``sk``: a Sherrington-Kirkpatrick spin glass (N = 256, couplings N(0, 1/N), fields N(0, 0.1^2))
 at T = 0.7, below its spin-glass transition, as an energy model. ``ising``: the 50 x 50 periodic
@@ -29,7 +36,8 @@ With JAX 0.10 on this CPU the vectorized ImportanceTemperedGibbs run of the ``vs
 in XLA's CPU runtime (every thread idle, as ``discrete_models.py`` reports for vmapped
 DiscreteHMCGibbs); run the script with JAX 0.12 (the Python 3.12 environment of ``.ci/run``).
 
-    python benchmarks/dense_discrete.py [--quick] [--seconds S] [--sections vs millipede sk ising] [--chains C] [--out DIR]
+    python benchmarks/dense_discrete.py [--quick] [--seconds S] [--sections vs block millipede sk ising]
+                                        [--chains C] [--out DIR]
 """
 
 import argparse
