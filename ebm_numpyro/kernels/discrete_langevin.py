@@ -40,8 +40,8 @@ import numpy as np
 
 from .._checks import check_positive
 from .decisions import categorical_from_words, metropolis_from_words
-from .relaxed import Estimator, change_estimator, relax
-from .tempered import EnergyTarget, Move, StepSizeAdaptation, TemperedKernel, observables
+from .relaxed import Estimator, GradientInformedKernel, change_estimator
+from .tempered import EnergyTarget, Move, StepSizeAdaptation, observables
 
 __all__ = ["DiscreteLangevin", "change_estimates", "langevin_logits", "discrete_langevin_step"]
 
@@ -97,7 +97,7 @@ def discrete_langevin_step(words, estimator: Estimator, flat, betas, step_size, 
     return keep(proposal, flat), keep(t_new, t), keep(u_new, u), accept_prob
 
 
-class DiscreteLangevin(TemperedKernel):
+class DiscreteLangevin(GradientInformedKernel):
     """Discrete Langevin proposals (DMALA; DULA with ``metropolis=False``) on a discrete energy
     model, optionally tempered; see the module doc for the proposal and the test.
 
@@ -116,8 +116,6 @@ class DiscreteLangevin(TemperedKernel):
     the energy (log joint) differentiable at real-valued units (one that is not only loses the
     informed proposal, never exactness).
     """
-
-    _accepts_model = True
 
     def __init__(self, model=None, potential_fn=None, *, step_size=0.2, adapt_step_size=True,
                  target_accept_prob=0.574, metropolis=True, **kwargs):
@@ -138,13 +136,6 @@ class DiscreteLangevin(TemperedKernel):
     def step_size(self) -> float:
         """The initial step size of every temperature slot."""
         return self._step_size
-
-    def _make_plan(self, sites, trace, model_args, model_kwargs):
-        # refuse a model whose log joint takes no real values before anything is compiled
-        from . import model_target as mt
-
-        relax(mt.model_target(self._model, model_args, model_kwargs, sites, None, self._temper), type(self).__name__)
-        return None
 
     def _move(self, target) -> Move:
         estimator, metropolis = change_estimator(target, type(self).__name__), self._metropolis

@@ -33,8 +33,8 @@ from jax import lax
 
 from .._checks import check_int
 from .decisions import categorical_from_words, metropolis_from_words
-from .relaxed import Estimator, change_estimator, relax
-from .tempered import Move, TemperedKernel, observables
+from .relaxed import Estimator, GradientInformedKernel, change_estimator
+from .tempered import EnergyTarget, Move, observables
 
 __all__ = ["GibbsWithGradients", "flip_estimates", "gradient_flip_scan"]
 
@@ -43,8 +43,6 @@ def flip_estimates(model, x):
     """First-order energy changes :math:`\\tilde\\Delta_i(x) = \\partial_i E(x)\\,(\\bar x_i - x_i)` of
     flipping every unit of the binary states ``x`` (``(n,) + event_shape``) of an energy model,
     as float arrays ``(n, num_units)``, and the energies :math:`E(x)` (``(n,)``)."""
-    from .tempered import EnergyTarget
-
     estimator = change_estimator(EnergyTarget(model), "flip_estimates")
     flat = estimator.to_flat(x)
     delta, energies, _ = estimator.changes(flat, jnp.ones((flat.shape[0],), flat.dtype))
@@ -92,7 +90,7 @@ def gradient_flip_scan(words, estimator: Estimator, flat, betas, num_proposals):
     return flat, t, u
 
 
-class GibbsWithGradients(TemperedKernel):
+class GibbsWithGradients(GradientInformedKernel):
     """Gibbs-with-Gradients (locally balanced one-unit proposals from the energy's gradient,
     Metropolis-Hastings corrected: exact) on a discrete energy model or the binary latent sites
     of a NumPyro model, optionally tempered.
@@ -112,18 +110,9 @@ class GibbsWithGradients(TemperedKernel):
     :class:`~ebm_numpyro.ImportanceTemperedGibbs`).
     """
 
-    _accepts_model = True
-
     def __init__(self, model=None, potential_fn=None, *, num_proposals=None, **kwargs):
         self._num_proposals = None if num_proposals is None else check_int(num_proposals, "num_proposals", minimum=1)
         super().__init__(model, potential_fn, **kwargs)
-
-    def _make_plan(self, sites, trace, model_args, model_kwargs):
-        # refuse a model whose log joint takes no real values before anything is compiled
-        from . import model_target as mt
-
-        relax(mt.model_target(self._model, model_args, model_kwargs, sites, None, self._temper), type(self).__name__)
-        return None
 
     def _move(self, target) -> Move:
         estimator = change_estimator(target, type(self).__name__)

@@ -32,9 +32,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import model_target as mt
-from .tempered import EnergyTarget
+from .tempered import EnergyTarget, TemperedKernel
 
-__all__ = ["Relaxed", "relax", "first_order_changes", "Estimator", "change_estimator"]
+__all__ = ["Relaxed", "relax", "first_order_changes", "Estimator", "change_estimator", "GradientInformedKernel"]
 
 
 class Relaxed(NamedTuple):
@@ -42,8 +42,9 @@ class Relaxed(NamedTuple):
 
     - **values** - every unit's values, ``(N, 2)`` (float), ascending;
     - **to_flat** / **from_flat** - the natural states (leading slot axis) to float units and back;
-    - **energies** - ``flat -> (E_t, E_u, dE_t/dx, dE_u/dx)``: the two parts ``(n,)`` and their
-      gradients ``(n, N)`` at real-valued units.
+    - **energies** - ``(flat, betas) -> (E_t, E_u, slope)``: the two parts ``(n,)`` and the
+      gradient of every slot's energy :math:`\\beta_k E_t + E_u`, ``(n, N)``, at real-valued units
+      (one backward pass).
     """
 
     values: jnp.ndarray
@@ -55,8 +56,7 @@ class Relaxed(NamedTuple):
 def first_order_changes(relaxed: Relaxed, flat, betas):
     """:math:`\\tilde\\Delta_i(v)` of the module doc for every unit and both values, ``(n, N, 2)``
     (zero at the current value), and the slot energies' parts ``(E_t, E_u)`` at ``flat``."""
-    t, u, gt, gu = relaxed.energies(flat)
-    slope = betas[:, None] * gt + gu
+    t, u, slope = relaxed.energies(flat, betas)
     return slope[..., None] * (relaxed.values - flat[..., None]), t, u
 
 
@@ -68,9 +68,9 @@ def _energy_relaxed(model) -> Relaxed:
     def energy(f):
         return model.energy(f.reshape(event))
 
-    def energies(flat):
-        t, gt = jax.vmap(jax.value_and_grad(energy))(flat)  # one pass gives both
-        return t, jnp.zeros_like(t), gt, jnp.zeros_like(gt)
+    def energies(flat, betas):
+        t, grad = jax.vmap(jax.value_and_grad(energy))(flat)  # one pass gives both
+        return t, jnp.zeros_like(t), betas[:, None] * grad
 
     return Relaxed(values, lambda x: x.reshape(x.shape[0], -1).astype(dtype),
                    lambda f: f.reshape((f.shape[0],) + event).astype(model.state_dtype), energies)
@@ -96,17 +96,14 @@ def _model_relaxed(target: mt.ModelTarget, who: str) -> Relaxed:
             start += s.size
         return out
 
-    def parts(f):
+    def slot_energy(f, beta):  # beta E_t + E_u, with the parts as aux
         t, u = target.log_density(unflatten(f))
-        return jnp.stack([-t, -u]).astype(dtype)
+        t, u = (-t).astype(dtype), (-u).astype(dtype)
+        return beta * t + u, (t, u)
 
-    def one(f):
-        e, pullback = jax.vjp(parts, f)
-        (gt,), (gu,) = pullback(jnp.array([1.0, 0.0], dtype)), pullback(jnp.array([0.0, 1.0], dtype))
-        return e[0], e[1], gt, gu
-
-    def energies(flat):
-        return jax.vmap(one)(flat)
+    def energies(flat, betas):
+        (_, (t, u)), slope = jax.vmap(jax.value_and_grad(slot_energy, has_aux=True))(flat, betas)
+        return t, u, slope
 
     def to_flat(x):
         return jax.vmap(lambda v: mt.flatten_sites(sites, v))(x).astype(dtype)
@@ -133,7 +130,7 @@ def relax(target, who: str, check: bool = True) -> Relaxed:
         return relaxed
     probe = jnp.asarray(relaxed.values[None, :, 0])
     try:
-        jax.eval_shape(relaxed.energies, probe)
+        jax.eval_shape(relaxed.energies, probe, jnp.ones((1,), probe.dtype))
     except Exception as err:  # noqa: BLE001 - the model's own code decides what it accepts
         raise ValueError(
             f"{who}: the model's log joint cannot be evaluated at real-valued units ({type(err).__name__}: "
@@ -178,3 +175,16 @@ def change_estimator(target, who: str, check: bool = False) -> Estimator:
     relaxed = relax(target, who, check)
     return Estimator(relaxed.values, relaxed.to_flat, relaxed.from_flat,
                      lambda flat, betas: first_order_changes(relaxed, flat, betas))
+
+
+class GradientInformedKernel(TemperedKernel):
+    """Base of the kernels whose moves propose from :func:`change_estimator`
+    (:class:`~ebm_numpyro.GibbsWithGradients`, :class:`~ebm_numpyro.DiscreteLangevin`): with
+    ``model=`` it refuses, at ``init`` and before anything is compiled, a NumPyro model that
+    :func:`relax` cannot take."""
+
+    _accepts_model = True
+
+    def _make_plan(self, sites, trace, model_args, model_kwargs):
+        relax(mt.model_target(self._model, model_args, model_kwargs, sites, None, self._temper), type(self).__name__)
+        return None

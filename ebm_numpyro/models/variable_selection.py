@@ -119,19 +119,20 @@ class VariableSelection(DiscreteModel):
     def unit_values(self):
         return (0, 1)
 
-    def _masked(self, g):
-        """``(A_m, z_m)``: :math:`G A G + (I - G)` and :math:`G z` for indicators ``g`` (batched)."""
+    def _factor(self, g):
+        """``(A, z_m, L, log det A_gg)`` for indicators ``g`` (batched): :math:`A = \\tau I + X^\\top X`,
+        :math:`z_m = G z` and the Cholesky factor :math:`L` of :math:`G A G + (I - G)`."""
         p = self.gram.shape[0]
-        a = self.slab_precision * jnp.eye(p, dtype=g.dtype) + self.gram
-        outer = g[..., :, None] * g[..., None, :]
         eye = jnp.eye(p, dtype=g.dtype)
-        return outer * a + (1.0 - g[..., :, None]) * eye, g * self.xty
+        a = self.slab_precision * eye + self.gram
+        a_m = g[..., :, None] * g[..., None, :] * a + (1.0 - g[..., :, None]) * eye
+        chol = jnp.linalg.cholesky(a_m)
+        logdet = 2.0 * jnp.sum(jnp.log(jnp.diagonal(chol, axis1=-2, axis2=-1)), axis=-1)
+        return a, g * self.xty, chol, logdet
 
     def _parts(self, g):
         """``(log det A_gg, z_g^T A_gg^-1 z_g, k)`` of indicators ``g`` (batched)."""
-        a_m, z_m = self._masked(g)
-        chol = jnp.linalg.cholesky(a_m)
-        logdet = 2.0 * jnp.sum(jnp.log(jnp.diagonal(chol, axis1=-2, axis2=-1)), axis=-1)
+        _, z_m, chol, logdet = self._factor(g)
         w = jax.scipy.linalg.solve_triangular(chol, z_m[..., None], lower=True)[..., 0]
         return logdet, jnp.sum(w * w, axis=-1), jnp.sum(g, axis=-1)
 
@@ -160,12 +161,8 @@ class VariableSelection(DiscreteModel):
         """:math:`\\Delta_j(v) = E(\\gamma_{j \\to v}) - E(\\gamma)` for every indicator, shape
         ``batch + (p, 2)``, in closed form from one :math:`p \\times p` inverse (module doc)."""
         g = jnp.asarray(x).astype(self.gram.dtype)
-        p = g.shape[-1]
-        a = self.slab_precision * jnp.eye(p, dtype=g.dtype) + self.gram
-        a_m, z_m = self._masked(g)
-        chol = jnp.linalg.cholesky(a_m)
-        logdet = 2.0 * jnp.sum(jnp.log(jnp.diagonal(chol, axis1=-2, axis2=-1)), axis=-1)
-        inv = jax.scipy.linalg.cho_solve((chol, True), jnp.broadcast_to(jnp.eye(p, dtype=g.dtype), a_m.shape))
+        a, z_m, chol, logdet = self._factor(g)
+        inv = jax.scipy.linalg.cho_solve((chol, True), jnp.broadcast_to(jnp.eye(g.shape[-1], dtype=g.dtype), chol.shape))
         u = jnp.einsum("...ij,...j->...i", inv, z_m)  # A_gg^-1 z_g (zero off the active set)
         quad = jnp.sum(z_m * u, axis=-1)
         k = jnp.sum(g, axis=-1)
