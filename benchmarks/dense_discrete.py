@@ -5,7 +5,7 @@ DiscreteHMCGibbs and millipede-regression's weighted TGS, side by side in one pr
 Every sampler runs ``--chains`` chains started at stationarity (the last states of a reference
 run) for about ``--seconds`` seconds of sampling (the number of draws is found from shorter
 runs), warm-up untimed; ``compile_s`` is the rest of the wall-clock time of the timed run.
-Five sections (``--sections``), each written to the JSON as soon as it is done:
+Six sections (``--sections``), each written to the JSON as soon as it is done:
 
 ``vs``: variable selection with the regression weights integrated out (the model of
 ``discrete_models.py``: p = 50, n = 100, AR(1) correlation 0.6 between predictors), as
@@ -28,7 +28,10 @@ it), weighted TGS against millipede-regression's (``pip install -e '.[bench]'`` 
 
 ``sk``: a Sherrington-Kirkpatrick spin glass (N = 256, couplings N(0, 1/N), fields N(0, 0.1^2))
 at T = 0.7, below its spin-glass transition, as an energy model. ``ising``: the 50 x 50 periodic
-Ising lattice at T_c. For these, ESS/s of the energy E and of the magnetisation m (|m| on the
+Ising lattice at T_c. ``rbm``: an RBM of 64 visible and 64 hidden units trained on the binarised
+8 x 8 digits (``ebm.learning.fit``, PCD-1, as ``rbm_digits.py`` trains it: 20 epochs, seed 0) at
+T = 1, where the heat bath is block Gibbs (the two layers in turn); every sampler stores its states
+and m is the visible mean. For these, ESS/s of the energy E and of the magnetisation m (|m| on the
 lattice): the ESS of the 8 chains' draws (NumPyro's, pooled; for TGS the ESS of the weighted
 estimate, ``ebm.diagnostics.weighted_mean``) per second of the vectorized run.
 
@@ -36,7 +39,7 @@ With JAX 0.10 on this CPU the vectorized ImportanceTemperedGibbs run of the ``vs
 in XLA's CPU runtime (every thread idle, as ``discrete_models.py`` reports for vmapped
 DiscreteHMCGibbs); run the script with JAX 0.12 (the Python 3.12 environment of ``.ci/run``).
 
-    python benchmarks/dense_discrete.py [--quick] [--seconds S] [--sections vs block millipede sk ising]
+    python benchmarks/dense_discrete.py [--quick] [--seconds S] [--sections vs block millipede sk ising rbm]
                                         [--chains C] [--out DIR]
 """
 
@@ -314,11 +317,15 @@ def sherrington_kirkpatrick(n=256, seed=0, field=0.1):
     return ebm.Ising(j + j.T, field * rng.normal(size=n))
 
 
-def spin_observables(mcmc, weighted, absolute):
-    """``{"E": ess, "m": ess}`` of the run's draws (chains, draws)."""
+def spin_observables(mcmc, weighted, absolute, visible=None):
+    """``{"E": ess, "m": ess}`` of the run's draws (chains, draws); with ``visible``, ``m`` is the
+    mean of the first ``visible`` units of the stored states (an RBM's visible layer)."""
     s = mcmc.get_samples(group_by_chain=True)
     e = np.asarray(s["physical_energy"], np.float64)
-    m = np.asarray(s["magnetization"], np.float64)
+    if visible is None:
+        m = np.asarray(s["magnetization"], np.float64)
+    else:
+        m = np.asarray(s["units"])[..., :visible].mean(-1, dtype=np.float64)
     if absolute:
         m = np.abs(m)
     if weighted:
@@ -327,9 +334,41 @@ def spin_observables(mcmc, weighted, absolute):
     return {k: float(effective_sample_size(v)) for k, v in (("E", e), ("m", m))}
 
 
-def section_spins(name, model, temperature, c, scale, budget, absolute):
-    """Heat-bath TemperedGibbs against the dense-model samplers on an energy model at one T."""
+def digits_rbm(hidden=64, epochs=20, seed=0):  # rbm_digits.py's defaults
+    """``(rbm, seconds)``: an RBM (64 visible, ``hidden`` hidden units) trained on the binarised
+    digits' training split by ``ebm.learning.fit``, PCD-1, as ``benchmarks/rbm_digits.py`` trains it
+    (plain SGD at 0.05, batch 10 and 10 persistent chains, N(0, 0.01^2) weights, zero biases)."""
+    import optax
+
+    x_train, _ = ebm.datasets.digits_binary(seed=seed)
+    rng = np.random.default_rng(seed)
+    init = ebm.RBM(rng.normal(0.0, 0.01, size=(x_train.shape[1], hidden)), np.zeros(x_train.shape[1]),
+                   np.zeros(hidden))
+    t0 = time.perf_counter()
+    fit = ebm.learning.fit(init, x_train, method="pcd", k=1, optimizer=optax.sgd(0.05), epochs=epochs,
+                           batch_size=10, key=jax.random.key(seed), num_chains=10, log_likelihood=None,
+                           progress=False)
+    jax.block_until_ready(fit.model)
+    return fit.model, time.perf_counter() - t0
+
+
+def section_rbm(c, scale, budget, epochs=20):
+    """:func:`section_spins` on :func:`digits_rbm` at T = 1 (the heat bath is block Gibbs: the two
+    layers in turn), ``m`` the mean of the visible units."""
+    model, seconds = digits_rbm(epochs=epochs)
+    print(f"digits RBM: {model.num_visible} visible x {model.num_hidden} hidden units, trained (PCD-1, {epochs} "
+          f"epochs) in {seconds:.1f} s", flush=True)
+    training = {"method": "pcd", "k": 1, "epochs": epochs, "optimizer": "sgd(0.05)", "batch_size": 10, "seed": 0,
+                "seconds_with_compilation": seconds}
+    return {"training": training, **section_spins("digits RBM", model, 1.0, c, scale, budget, False,
+                                                  visible=model.num_visible)}
+
+
+def section_spins(name, model, temperature, c, scale, budget, absolute, visible=None):
+    """Heat-bath TemperedGibbs against the dense-model samplers on an energy model at one T;
+    ``visible``: see :func:`spin_observables` (every sampler then stores its states)."""
     pot = ebm.potential(model)
+    store = visible is not None  # (None, the kernels' default, stores none of these models' states: > 64 units)
     n = model.num_units
     start, _, _ = run(ebm.TemperedGibbs(potential_fn=pot, temperature=temperature, store_states=True), (),
                       int(2000 * scale), 10, c, "vectorized", None)
@@ -337,28 +376,35 @@ def section_spins(name, model, temperature, c, scale, budget, absolute):
     print(f"{name}: {n} units at T = {temperature}; {c} chains; about {budget:g} s of sampling each", flush=True)
     # name: (kernel, warm-up, weighted)
     samplers = {
-        "tempered_gibbs": (ebm.TemperedGibbs(potential_fn=pot, temperature=temperature), 0, False),
-        "single_flip_metropolis": (ebm.SingleFlipMetropolis(potential_fn=pot, temperature=temperature), 0, False),
-        "gibbs_with_gradients": (ebm.GibbsWithGradients(potential_fn=pot, temperature=temperature), 0, False),
-        "discrete_langevin": (ebm.DiscreteLangevin(potential_fn=pot, temperature=temperature), 500, False),
+        "tempered_gibbs": (ebm.TemperedGibbs(potential_fn=pot, temperature=temperature, store_states=store), 0,
+                           False),
+        "single_flip_metropolis": (ebm.SingleFlipMetropolis(potential_fn=pot, temperature=temperature,
+                                                            store_states=store), 0, False),
+        "gibbs_with_gradients": (ebm.GibbsWithGradients(potential_fn=pot, temperature=temperature,
+                                                        store_states=store), 0, False),
+        "discrete_langevin": (ebm.DiscreteLangevin(potential_fn=pot, temperature=temperature, store_states=store),
+                              500, False),
         "tgs": (ebm.ImportanceTemperedGibbs(potential_fn=pot, temperature=temperature, weighted=False,
-                                            store_states=False), 0, True),
+                                            store_states=store), 0, True),
     }
     results = {"units": n, "temperature": temperature, "chains": c}
+    if visible is not None:
+        results["m_is"] = f"the mean of the first {visible} units (the visible layer)"
+    m_name = "|m|" if absolute else "m" if visible is None else "v"
     for key, (kernel, warmup, weighted) in samplers.items():
         mcmc, seconds, wall, samples = budgeted(kernel, (), int(warmup * scale), c, "vectorized", x0, budget, 10,
                                                 1_000_000, ("importance_weight",) if weighted else ())
-        ess = spin_observables(mcmc, weighted, absolute)
+        ess = spin_observables(mcmc, weighted, absolute, visible)
         results[key] = {"seconds": seconds, "compile_s": max(wall - seconds, 0.0), "draws_per_chain": samples,
                         "ess": ess, "ess_per_s": {k: v / seconds for k, v in ess.items()}}
         print(f"  {key:24s} {samples:7d} draws/chain in {seconds:7.2f} s (+{wall - seconds:5.1f} s compile): "
-              f"ESS E {ess['E']:8.1f}, {'|m|' if absolute else 'm'} {ess['m']:8.1f}; ESS/s E "
-              f"{ess['E'] / seconds:9.4g}, m {ess['m'] / seconds:9.4g}", flush=True)
+              f"ESS E {ess['E']:8.1f}, {m_name} {ess['m']:8.1f}; ESS/s E "
+              f"{ess['E'] / seconds:9.4g}, {m_name} {ess['m'] / seconds:9.4g}", flush=True)
     base = results["tempered_gibbs"]["ess_per_s"]
     for key in samplers:
         r = results[key]
         r["vs_heat_bath"] = {k: r["ess_per_s"][k] / base[k] for k in base}
-        print(f"  {key:24s} vs heat bath: E {r['vs_heat_bath']['E']:7.3g}x, m {r['vs_heat_bath']['m']:7.3g}x",
+        print(f"  {key:24s} vs heat bath: E {r['vs_heat_bath']['E']:7.3g}x, {m_name} {r['vs_heat_bath']['m']:7.3g}x",
               flush=True)
     return results
 
@@ -369,8 +415,8 @@ def main():
     parser.add_argument("--chains", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=None,
                         help="sampling time per sampler (default 30, --quick 2)")
-    parser.add_argument("--sections", nargs="+", default=["vs", "block", "millipede", "sk", "ising"],
-                        choices=["vs", "block", "millipede", "sk", "ising"])
+    parser.add_argument("--sections", nargs="+", default=["vs", "block", "millipede", "sk", "ising", "rbm"],
+                        choices=["vs", "block", "millipede", "sk", "ising", "rbm"])
     args = parser.parse_args()
     c, scale = args.chains, 0.05 if args.quick else 1.0
     budget = args.seconds or (2.0 if args.quick else 30.0)
@@ -389,6 +435,7 @@ def main():
         "ising": ("ising_50_critical",
                   lambda: section_spins("50 x 50 Ising", ebm.Ising.square_lattice(50), 2.269185, c, scale, budget,
                                         True)),
+        "rbm": ("rbm_digits", lambda: section_rbm(c, scale, budget)),
     }
     for name in args.sections:  # written after every section, so that a long run keeps what it measured
         key, section = sections[name]

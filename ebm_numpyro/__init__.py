@@ -20,6 +20,8 @@ from .kernels import DiscreteLangevin as DiscreteLangevin
 from .kernels import GibbsWithGradients as GibbsWithGradients
 from .kernels import ImportanceTemperedGibbs as ImportanceTemperedGibbs
 from .kernels import SingleFlipMetropolis as SingleFlipMetropolis
+from .kernels import SwendsenWang as SwendsenWang
+from .kernels import Wolff as Wolff
 from .kernels import TemperedGibbs as TemperedGibbs
 from .kernels import gibbs_fn as gibbs_fn
 from .models import RBM as RBM
@@ -29,6 +31,8 @@ from .models import BoltzmannMachine as BoltzmannMachine
 from .models import DiscreteEnergy as DiscreteEnergy
 from .models import DiscreteModel as DiscreteModel
 from .models import DoubleWell as DoubleWell
+from .models import GaussianEnergy as GaussianEnergy
+from .models import ParametricEnergy as ParametricEnergy
 from .models import EnergyModel as EnergyModel
 from .models import Ising as Ising
 from .models import LatticeIsing as LatticeIsing

@@ -28,6 +28,7 @@ from ._lattice_exact import (
 )
 from .models import DiscreteModel, check_discrete_model, enumerate_states as _enumerate_states
 from .models import digit_states as _digit_states
+from .models.continuous import Quadrature, quadrature_log_partition
 
 __all__ = [
     "MAX_ENUMERATED_UNITS",
@@ -44,6 +45,8 @@ __all__ = [
     "onsager_free_energy",
     "onsager_mean_energy",
     "onsager_magnetization",
+    "Quadrature",
+    "quadrature_log_partition",
 ]
 
 #: Default limit on the number of enumerated units (2^32 ≈ 4.3e9 states).
@@ -172,6 +175,7 @@ def log_likelihood(model, data, temperature=1.0, *, max_units: int = MAX_ENUMERA
     check_units(data, model.unit_values, "data")
     neg = -model.data_energy(data, temperature) / temperature
     return jnp.mean(neg) - log_partition(model, temperature, max_units=max_units)
+
 
 
 def __dir__():

@@ -16,7 +16,7 @@ The sampling core, bottom to top (each layer imports only the ones below it):
 * :mod:`.relaxed` - a discrete target extended to real-valued units: the first-order energy
   changes the gradient-informed moves propose from;
 * the kernels: :class:`TemperedGibbs`, :class:`SingleFlipMetropolis`, :class:`GibbsWithGradients`,
-  :class:`DiscreteLangevin`, :class:`ImportanceTemperedGibbs`, :class:`SGLD`,
+  :class:`DiscreteLangevin`, :class:`ImportanceTemperedGibbs`, :class:`SwendsenWang`, :class:`Wolff`, :class:`SGLD`,
   :class:`CyclicAnnealing`, each with NumPyro's head ``(model=None, potential_fn=None, *, ...)``.
 
 A new discrete sampler is one module with a :class:`TemperedKernel` subclass that implements
@@ -36,6 +36,8 @@ from .gibbs import TemperedGibbs as TemperedGibbs
 from .gibbs import TemperedGibbsState as TemperedGibbsState
 from .heat_bath import gibbs_sweep as gibbs_sweep
 from .heat_bath import up_probability as up_probability
+from .cluster import SwendsenWang as SwendsenWang
+from .cluster import Wolff as Wolff
 from .discrete_langevin import DiscreteLangevin as DiscreteLangevin
 from .gradient_flip import GibbsWithGradients as GibbsWithGradients
 from .importance import ImportanceTemperedGibbs as ImportanceTemperedGibbs

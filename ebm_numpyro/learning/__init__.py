@@ -2,10 +2,12 @@
 
 * :mod:`~ebm_numpyro.learning.gradients`: positive and negative phases;
 * :mod:`~ebm_numpyro.learning.negative`: negative phases as objects (:class:`Exact`, :class:`CD`,
-  :class:`PCD`) and the exact, CD-k and PCD gradients;
+  :class:`PCD`, :class:`Langevin` for continuous models) and the exact, CD-k and PCD gradients;
 * :func:`fit`: minibatch training with any optax optimizer, log-likelihood history,
   checkpoints to stop and resume;
 * :func:`cd_bias`: the exact expected CD-k gradient minus the exact gradient (small RBMs);
+* :func:`gaussian_cd_bias`: the same, exactly, for Langevin (ULA) negative chains on a
+  :class:`~ebm_numpyro.GaussianEnergy`;
 * :func:`ais_log_partition`: annealed importance sampling estimates of log Z.
 """
 
@@ -16,6 +18,9 @@ from .ais import base_rate_bias as base_rate_bias
 from .exact_cd import cd_bias as cd_bias
 from .exact_cd import expected_cd_gradient as expected_cd_gradient
 from .fit import FitResult as FitResult
+from .gaussian_cd import gaussian_cd_bias as gaussian_cd_bias
+from .gaussian_cd import gaussian_cd_gradient as gaussian_cd_gradient
+from .gaussian_cd import langevin_moments as langevin_moments
 from .fit import fit as fit
 from .fit import load_checkpoint as load_checkpoint
 from .fit import save_checkpoint as save_checkpoint
@@ -27,6 +32,8 @@ from .gradients import positive_phase as positive_phase
 from .negative import CD as CD
 from .negative import PCD as PCD
 from .negative import Exact as Exact
+from .negative import Langevin as Langevin
+from .negative import langevin_step as langevin_step
 from .negative import NegativePhase as NegativePhase
 from .negative import cd_gradient as cd_gradient
 from .negative import exact_gradient as exact_gradient

@@ -24,7 +24,7 @@ from .. import exact
 from .._checks import check_int
 from .ais import ais_log_likelihood
 from .gradients import validate_data
-from .negative import Exact, NegativePhase, negative_phase as make_negative_phase
+from .negative import Exact, Langevin, NegativePhase, negative_phase as make_negative_phase
 
 __all__ = ["FitResult", "fit", "save_checkpoint", "load_checkpoint"]
 #: One default optimizer object: the compiled epoch is cached on it (a new ``optax.sgd`` per
@@ -103,22 +103,41 @@ def _train_epoch(model, opt_state, chains, data, key, optimizer, phase, batch_si
         grad, chains = phase.gradient(model, batch, chains, key)
         updates, opt_state = optimizer.update(jax.tree.map(jnp.negative, grad), opt_state, model)
         model = optax.apply_updates(model, updates)
-        return (model, opt_state, chains), None
+        finite = jnp.all(jnp.array([jnp.all(jnp.isfinite(a)) for a in jax.tree_util.tree_leaves((model, grad))]))
+        return (model, opt_state, chains), finite
 
-    (model, opt_state, chains), _ = jax.lax.scan(step, (model, opt_state, chains), (batches, keys))
-    return model, opt_state, chains
+    (model, opt_state, chains), finite = jax.lax.scan(step, (model, opt_state, chains), (batches, keys))
+    return model, opt_state, chains, finite
 
 
 def _evaluation(how, model, max_exact_units):
-    """The log-likelihood evaluation that ``how`` means for ``model``: "exact", "ais" or None."""
+    """The log-likelihood evaluation that ``how`` means for ``model``: "exact", "ais" or None.
+    A continuous model is evaluated exactly when it has a closed-form ``log_partition``."""
+    if not model.is_discrete:
+        closed = bool(getattr(model, "has_log_partition", False))
+        if how in ("exact", "ais") and not closed:
+            raise ValueError(f"`log_likelihood={how!r}` needs a continuous model with a log_partition "
+                             f"(ebm.GaussianEnergy, or ebm.ParametricEnergy with a `support` box); {type(model).__name__} "
+                             "has none: pass None")
+        if how == "ais":
+            raise ValueError("`log_likelihood='ais'` applies to discrete models; use 'exact' or None")
+        return "exact" if how == "auto" and closed else (None if how == "auto" else how)
     if how == "auto":
         return "exact" if model.enumerated_units <= max_exact_units else None
     return how
 
 
+def _exact_log_likelihood(model, data):
+    """Mean exact log-likelihood: enumeration for discrete models, the closed-form
+    :math:`-\\langle E\\rangle - \\log Z` for continuous ones."""
+    if model.is_discrete:
+        return exact.log_likelihood(model, data)
+    return -jnp.mean(model.energy(data)) - model.log_partition()
+
+
 def _evaluate(model, data, key, how, ais_kwargs):
     if how == "exact":
-        return float(exact.log_likelihood(model, data)), 0.0
+        return float(_exact_log_likelihood(model, data)), 0.0
     est, se = ais_log_likelihood(model, data, key, **ais_kwargs)
     return float(est), float(se)
 
@@ -144,7 +163,7 @@ def fit(
     resume: bool = True,
     progress: bool = True,
 ) -> FitResult:
-    """Fit a discrete EBM by gradient ascent on the mean log-likelihood.
+    """Fit an EBM by gradient ascent on the mean log-likelihood.
 
     .. math::
         g = \\langle -\\nabla_\\theta F\\rangle_{\\text{batch}} - \\langle -\\nabla_\\theta F\\rangle_{\\text{neg}},
@@ -161,7 +180,9 @@ def fit(
 
     Args:
         model: any discrete model: RBM (visible data), BoltzmannMachine, Ising, lattice or sparse
-            Ising (fully visible data).
+            Ising (fully visible data); or a continuous energy model (``ebm.GaussianEnergy``)
+            with a :class:`~ebm_numpyro.learning.Langevin` negative phase (its exact
+            log-likelihood, from the closed-form ``log_partition``, is the history).
         data: training examples, shape ``(N,) + model.data_shape`` with {0,1} (±1 for Ising) values.
         optimizer: any optax ``GradientTransformation`` (default ``optax.sgd(0.1)``).
         epochs: total number of epochs; with a checkpoint, training resumes from the saved epoch.
@@ -181,6 +202,11 @@ def fit(
 
     Returns:
         :class:`FitResult`.
+
+    Raises:
+        FloatingPointError: a gradient or a parameter became non-finite; it names the epoch and
+            the minibatch, and no non-finite parameters are returned or checkpointed (the last
+            checkpoint is that of the last good epoch).
     """
     if negative_phase is not None and not isinstance(negative_phase, NegativePhase):
         raise ValueError("`negative_phase` must be a negative-phase object (ebm.learning.CD(k), PCD(k, num_chains), "
@@ -192,6 +218,10 @@ def fit(
     if log_likelihood not in ("auto", "exact", "ais", None):
         raise ValueError(f"`log_likelihood` must be 'auto', 'exact', 'ais' or None; got {log_likelihood!r}")
     data = validate_data(model, data)
+    if model.is_discrete == isinstance(phase, Langevin):
+        raise ValueError(f"the {type(phase).__name__} negative phase does not apply to a "
+                         f"{'discrete' if model.is_discrete else 'continuous'} model: use "
+                         + ("CD(k), PCD(k) or Exact()" if model.is_discrete else "ebm.learning.Langevin(...)"))
     if isinstance(phase, Exact) and model.enumerated_units > exact.MAX_ENUMERATED_UNITS:
         exact.log_partition(model)  # raises the enumeration error (state count, time) before compiling
     evaluation = _evaluation(log_likelihood, model, max_exact_units)
@@ -222,10 +252,20 @@ def fit(
     chains_arg = chains if chains is not None else jnp.zeros((0,) + data.shape[1:], data.dtype)
     for epoch in range(state.epoch, epochs):
         t0 = time.perf_counter()
-        model, opt_state, chains_arg = _train_epoch(
-            model, opt_state, chains_arg, data, jax.random.fold_in(key, epoch), optimizer, phase, batch_size
-        )
-        jax.block_until_ready(model)
+        new = _train_epoch(model, opt_state, chains_arg, data, jax.random.fold_in(key, epoch), optimizer, phase,
+                           batch_size)
+        finite = np.asarray(new[3])
+        if not finite.all():
+            step = int(np.argmin(finite))
+            if bar is not None:
+                bar.close()
+            raise FloatingPointError(
+                f"fit: the gradient or the parameters became non-finite (NaN or inf) at epoch {epoch + 1}, "
+                f"minibatch {step + 1} of {finite.size}; the parameters of epoch {epoch} are kept"
+                + (f" in the checkpoint {os.fspath(checkpoint)!r}" if checkpoint is not None else "")
+                + ". Lower the learning rate or the sampler's step size, clip the gradients "
+                "(optax.clip_by_global_norm), or regularise the energy.")
+        model, opt_state, chains_arg = new[:3]
         seconds = time.perf_counter() - t0
         history["seconds"].append(seconds)
         if evaluation is not None and ((epoch + 1) % eval_every == 0 or epoch + 1 == epochs):

@@ -28,9 +28,9 @@ import jax
 import jax.numpy as jnp
 
 from .. import exact
-from .._checks import check_event_shape, check_units
+from .._checks import check_event_shape, check_units, is_concrete
 from ..kernels.heat_bath import gibbs_sweep
-from ..models import check_discrete_model
+from ..models import EnergyModel, check_discrete_model
 
 __all__ = [
     "energy_gradient",
@@ -107,7 +107,16 @@ def contrastive_gradient(model, data, negatives):
 
 
 def validate_data(model, data, name="data"):
-    """Check shape ``(num_examples,) + model.data_shape`` and unit values; return it in ``model.dtype``."""
+    """Check shape ``(num_examples,) + model.data_shape`` and the values (the unit values of a
+    discrete model, finite numbers for a continuous one); return it in ``model.dtype``."""
+    if isinstance(model, EnergyModel) and not model.is_discrete:
+        shape = tuple(model.data_shape)
+        x = jnp.asarray(data)
+        if x.ndim != len(shape) + 1 or tuple(x.shape[1:]) != shape or x.shape[0] < 1:
+            raise ValueError(f"`{name}` must have shape (num_examples,) + {shape}; got {x.shape}")
+        if is_concrete(x) and not bool(jnp.all(jnp.isfinite(x))):
+            raise ValueError(f"`{name}` must be finite (no NaN or inf)")
+        return x.astype(model.dtype)
     check_discrete_model(model, "model", "learning")
     shape = tuple(model.data_shape)
     check_event_shape(data, shape, name)

@@ -22,6 +22,8 @@ from ._enumeration import enumerate_states as enumerate_states
 from .boltzmann import RBM as RBM
 from .boltzmann import BoltzmannMachine as BoltzmannMachine
 from .continuous import DoubleWell as DoubleWell
+from .continuous import GaussianEnergy as GaussianEnergy
+from .continuous import ParametricEnergy as ParametricEnergy
 from .continuous import WideNarrowWells as WideNarrowWells
 from .discrete_energy import DiscreteEnergy as DiscreteEnergy
 from .ising import Ising as Ising

@@ -158,6 +158,36 @@ class EnergyModel:
         """Names of the axes of one state, used for ArviZ dimensions."""
         return tuple(f"dim_{i}" for i in range(len(self.event_shape)))
 
+    # --- data view (learning) ----------------------------------------------------
+    @property
+    def data_shape(self) -> tuple[int, ...]:
+        """Shape of one training example (the state itself for fully visible models)."""
+        return tuple(self.event_shape)
+
+    def embed_data(self, data):
+        """Joint state holding ``data`` in its data units (latent units, if any, set to down)."""
+        return data
+
+    def data_part(self, x):
+        """The data units of joint states ``x`` (inverse of :meth:`embed_data`)."""
+        return x
+
+    def data_energy(self, data, temperature=1.0):
+        """(Free) energy of training examples, :math:`p(v) \\propto e^{-F(v)/T}`; the energy for
+        fully visible models (independent of ``temperature``)."""
+        return self.energy(data)
+
+    def data_energy_gradient(self, data):
+        """:math:`\\frac1B\\sum_b \\nabla_\\theta F(v_b)` over the leading axis of ``data``, model-shaped
+        (autodiff of :meth:`data_energy`, projected by :meth:`project_gradient`)."""
+        grad = jax.grad(lambda m: jnp.mean(m.data_energy(data)))(self)
+        return self.project_gradient(grad)
+
+    def project_gradient(self, grad):
+        """Project a model-shaped gradient onto the parameter space (identity unless some
+        entries are not free parameters, e.g. the zero diagonal of dense couplings)."""
+        return grad
+
 
 class DiscreteModel(EnergyModel):
     """A model on discrete units: the protocol every discrete sampler, enumeration and learning
@@ -329,36 +359,6 @@ class DiscreteModel(EnergyModel):
                 e = jnp.zeros(batch + (self.num_units, eb.shape[-1]), eb.dtype) if e is None else e
                 e = e.at[..., idx, :].set(eb)
         return changes_from_unit_energies(e, self._flat(x), self.unit_values)
-
-    # --- data view (learning) ----------------------------------------------------
-    @property
-    def data_shape(self) -> tuple[int, ...]:
-        """Shape of one training example (the state itself for fully visible models)."""
-        return tuple(self.event_shape)
-
-    def embed_data(self, data):
-        """Joint state holding ``data`` in its data units (latent units, if any, set to down)."""
-        return data
-
-    def data_part(self, x):
-        """The data units of joint states ``x`` (inverse of :meth:`embed_data`)."""
-        return x
-
-    def data_energy(self, data, temperature=1.0):
-        """(Free) energy of training examples, :math:`p(v) \\propto e^{-F(v)/T}`; the energy for
-        fully visible models (independent of ``temperature``)."""
-        return self.energy(data)
-
-    def data_energy_gradient(self, data):
-        """:math:`\\frac1B\\sum_b \\nabla_\\theta F(v_b)` over the leading axis of ``data``, model-shaped
-        (autodiff of :meth:`data_energy`, projected by :meth:`project_gradient`)."""
-        grad = jax.grad(lambda m: jnp.mean(m.data_energy(data)))(self)
-        return self.project_gradient(grad)
-
-    def project_gradient(self, grad):
-        """Project a model-shaped gradient onto the parameter space (identity unless some
-        entries are not free parameters, e.g. the zero diagonal of dense couplings)."""
-        return grad
 
     # --- exact enumeration ---------------------------------------------------------
     @property

@@ -192,6 +192,10 @@ CONFIGS = [_tg_config(name, m, ladder) for name, m in DISCRETE.items() for ladde
     for name in ("lattice", "potts", "dense", "user") for ladder in (False, True)] + [
     _tg_config(name, DISCRETE[name], ladder, ebm.DiscreteLangevin, "dla")
     for name in ("lattice", "potts", "dense", "user") for ladder in (False, True)] + [
+    # cluster moves: ferromagnetic Ising and Potts models only
+    _tg_config(name, DISCRETE[name], ladder, ebm.SwendsenWang, "sw")
+    for name in ("lattice", "potts") for ladder in (False, True)] + [
+    _tg_config("lattice", LATTICE, False, ebm.Wolff, "wolff"), _tg_config("potts", POTTS, True, ebm.Wolff, "wolff")] + [
     Config(
         f"{prefix}-numpyro-model-ladder",
         lambda kernel=kernel, model=model: kernel(model=model, temperatures=ebm.geometric_ladder(*LADDER)),

@@ -202,7 +202,7 @@ def test_bad_input():
         learning.fit(model, data - 1, progress=False)
     with pytest.raises(ValueError, match="chains"):
         learning.pcd_gradient(model, data, jnp.zeros((4, 5)), key)
-    with pytest.raises(ValueError, match="discrete"):
+    with pytest.raises(ValueError, match="continuous model: use ebm.learning.Langevin"):
         learning.fit(ebm.DoubleWell(), np.zeros((3, 1)), progress=False)
 
 
