@@ -60,7 +60,8 @@ U4_STAR = 0.61069  # Binder cumulant of the periodic square lattice at T_c, L ->
 
 # ----------------------------------------------------------------------------- samplers
 def ours(kernel_fn):
-    """A sampler of the library: ``(L, chains, steps, init, key) -> (E, m, seconds, first_seconds)``."""
+    """A sampler of the library: ``(model, temperature, chains, steps, init, key) -> (E, m, seconds,
+    wall_seconds)`` (``seconds`` without compilation, ``wall_seconds`` with it)."""
 
     def run(model, temperature, chains, steps, init, key):
         kernel = kernel_fn(model, temperature)
@@ -168,8 +169,7 @@ def measure(name, run, model, temperature, init, chains, seconds, max_steps, key
     """Pilot run (end-to-end time with compilation), then a run of about ``seconds``, lengthened to
     ``min_steps`` (60 predicted tau) where that takes at most ``max_seconds``."""
     pilot = 50
-    _, _, t_pilot, first = run(model, temperature, chains, pilot, init, key)
-    _, _, t_pilot, _ = run(model, temperature, chains, pilot, init, key)  # compiled
+    _, _, t_pilot, first = run(model, temperature, chains, pilot, init, key)  # t_pilot: compilation excluded
     rate_steps = int(min(20_000, max(pilot, pilot / max(t_pilot, 1e-9))))  # about a second: the rate
     _, _, t_rate, _ = run(model, temperature, chains, rate_steps, init, key)
     per_step = max(t_rate / rate_steps, 1e-9)

@@ -110,6 +110,16 @@ def _flat(g):
     return np.concatenate([np.ravel(g[f]) for f in _FIELDS])
 
 
+def bias_statistics(cd_flat, true_flat):
+    """``(bias_norm, relative_bias, cosine)`` of an expected CD gradient against the exact one
+    (flat float64 vectors): :math:`\\|g_{CD} - g\\|`, that over :math:`\\|g\\|`, and the cosine of
+    the two (NaN where a norm is zero)."""
+    b = float(np.linalg.norm(cd_flat - true_flat))
+    true_norm = np.linalg.norm(true_flat)
+    denom = np.linalg.norm(cd_flat) * true_norm
+    return b, (b / true_norm if true_norm > 0 else np.nan), (cd_flat @ true_flat / denom if denom > 0 else np.nan)
+
+
 def cd_bias(model, data, ks=(1, 2, 5, 10)) -> xr.Dataset:
     """Exact CD-k bias :math:`\\mathbb E[g_{CD-k}] - g_{ML}` for each k in ``ks`` (see module docstring).
 
@@ -139,12 +149,10 @@ def cd_bias(model, data, ks=(1, 2, 5, 10)) -> xr.Dataset:
         bias = _sub(cd, true)
         for f in _FIELDS:
             out[f].append(bias[f])
-        b = np.linalg.norm(_flat(bias))
-        cd_flat = _flat(cd)
+        b, r, c = bias_statistics(_flat(cd), true_flat)
         norms.append(b)
-        rel.append(b / true_norm if true_norm > 0 else np.nan)
-        denom = np.linalg.norm(cd_flat) * true_norm
-        cos.append(cd_flat @ true_flat / denom if denom > 0 else np.nan)
+        rel.append(r)
+        cos.append(c)
     order = sorted(set(ks))
     return xr.Dataset(
         {

@@ -31,29 +31,23 @@ that of the ULA stationary law, not to zero. Everything is float64 NumPy.
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 import xarray as xr
 
 from .._checks import check_int, check_positive
 from ..models import GaussianEnergy
+from .exact_cd import bias_statistics
 
 __all__ = ["GaussianMoments", "langevin_moments", "gaussian_cd_gradient", "gaussian_cd_bias"]
 
 
-class GaussianMoments(tuple):
-    """``(mean, covariance)`` of a Gaussian, float64."""
+class GaussianMoments(NamedTuple):
+    """``(mean, covariance)`` of a Gaussian (float64 NumPy arrays)."""
 
-    def __new__(cls, mean, covariance):
-        return super().__new__(cls, (np.asarray(mean, np.float64), np.asarray(covariance, np.float64)))
-
-    @property
-    def mean(self):
-        return self[0]
-
-    @property
-    def covariance(self):
-        return self[1]
+    mean: np.ndarray
+    covariance: np.ndarray
 
 
 def _model(model):
@@ -133,7 +127,6 @@ def gaussian_cd_bias(model, data, ks=(1, 2, 5, 10), step_size=0.1, noise_scale=N
     positive = _expected_stats(mu, p, data_m)
     true = _sub(positive, _expected_stats(mu, p, GaussianMoments(mu, np.linalg.inv(p))))
     true_flat = _flat(true)
-    true_norm = float(np.linalg.norm(true_flat))
     out = {"mean": [], "precision": []}
     norms, rel, cos = [], [], []
     moments, t = data_m, 0
@@ -143,11 +136,10 @@ def gaussian_cd_bias(model, data, ks=(1, 2, 5, 10), step_size=0.1, noise_scale=N
         bias = _sub(cd, true)
         for f in out:
             out[f].append(bias[f])
-        b, cd_flat = float(np.linalg.norm(_flat(bias))), _flat(cd)
+        b, r, c = bias_statistics(_flat(cd), true_flat)
         norms.append(b)
-        rel.append(b / true_norm if true_norm > 0 else np.nan)
-        denom = np.linalg.norm(cd_flat) * true_norm
-        cos.append(cd_flat @ true_flat / denom if denom > 0 else np.nan)
+        rel.append(r)
+        cos.append(c)
     return xr.Dataset(
         {
             "mean": (("k", "dim"), np.array(out["mean"])),
@@ -164,7 +156,7 @@ def gaussian_cd_bias(model, data, ks=(1, 2, 5, 10), step_size=0.1, noise_scale=N
             "step_size": step_size,
             "noise_scale": sigma,
             "implied_temperature": sigma**2 / (2.0 * step_size),
-            "true_gradient_norm": true_norm,
+            "true_gradient_norm": float(np.linalg.norm(true_flat)),
             "num_examples": int(np.shape(data)[0]),
         },
     )

@@ -233,7 +233,7 @@ class ParametricEnergy(EnergyModel):
             if d > 2 or len(support) != d or any(not (lo < hi) for lo, hi in support):
                 raise ValueError(f"`support` must be {d} intervals (low, high), low < high, for a state of at most "
                                  f"2 coordinates (quadrature); got {support!r} for event_shape {shape}")
-        params = jax.tree.map(lambda a: as_float(a) if np.ndim(a) or isinstance(a, (int, float)) else a, params)
+        params = jax.tree.map(as_float, params)
         out = jax.eval_shape(energy_fn, jax.ShapeDtypeStruct(shape, jnp.float32), params)
         if getattr(out, "shape", None) != ():
             raise ValueError(f"`energy_fn(x, params)` must return a scalar for one state of shape {shape}; "
